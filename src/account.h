@@ -1,0 +1,56 @@
+/* Line accounting: turns line events into the per-line figures of the
+ * report. It knows nothing of how events are caught; the tracer feeds it
+ * and unit tests feed it synthetic sequences. */
+#ifndef MEMPROF_ACCOUNT_H
+#define MEMPROF_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct line_stats {
+	uint64_t occurrences;
+	int64_t increment;  /* bytes; signed: a line can give memory back */
+	uint64_t mem_usage; /* bytes: highest RSS seen at the end of the line */
+};
+
+struct func_stats {
+	char *name;
+	char *file;     /* absolute path of the source file */
+	int first_line; /* the header line (DW_AT_decl_line) */
+	int last_line;
+	uint64_t calls; /* activations entered */
+	struct line_stats *lines; /* last_line - first_line + 1 entries */
+};
+
+struct account;
+
+struct account *account_new(void);
+void account_free(struct account *acct);
+
+/* Registers a profiled function and returns its index (0, 1, ...), or -1
+ * when out of memory. Lines outside [first_line, last_line] are ignored. */
+int account_add_func(struct account *acct, const char *name, const char *file,
+		     int first_line, int last_line);
+size_t account_func_count(const struct account *acct);
+const struct func_stats *account_func(const struct account *acct, size_t idx);
+
+/* Thread TID starts an activation of FUNC; RSS is in bytes. The current
+ * line becomes the function's header line. */
+void account_enter(struct account *acct, int tid, int func, uint64_t rss);
+/* A line event for LINE on TID's innermost activation. */
+void account_line(struct account *acct, int tid, int line, uint64_t rss);
+/* TID's innermost activation returns. */
+void account_return(struct account *acct, int tid, uint64_t rss);
+/* Ends every activation still open on TID (thread exit, crash), innermost
+ * first, as if each returned at RSS. */
+void account_end_thread(struct account *acct, int tid, uint64_t rss);
+/* The same for every thread. */
+void account_end_all(struct account *acct, uint64_t rss);
+
+/* How many activations TID has open. */
+size_t account_depth(const struct account *acct, int tid);
+/* Line events recorded so far, over all functions. */
+uint64_t account_line_events(const struct account *acct);
+
+#endif

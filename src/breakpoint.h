@@ -1,0 +1,48 @@
+/* Breakpoints: int3 bytes in the traced process and what each one is
+ * for. One breakpoint can have several roles at once (a return address
+ * that is also a line site of the caller). */
+#ifndef MEMPROF_BREAKPOINT_H
+#define MEMPROF_BREAKPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "target.h"
+
+enum bp_role {
+	BP_ENTRY = 1u << 0,  /* first instruction of a profiled function */
+	BP_LINE = 1u << 1,   /* a line site of a profiled function */
+	BP_RETURN = 1u << 2, /* where open activations return to */
+};
+
+struct breakpoint {
+	uint64_t addr;
+	uint8_t orig;     /* the byte the int3 replaces */
+	unsigned roles;
+	int func;         /* BP_ENTRY, BP_LINE: index of the function */
+	int line;         /* BP_LINE: its line */
+	unsigned returns; /* BP_RETURN: activations that return here */
+};
+
+struct bp_table;
+
+struct bp_table *bp_table_new(void);
+void bp_table_free(struct bp_table *bps);
+
+struct breakpoint *bp_find(const struct bp_table *bps, uint64_t addr);
+/* The breakpoint at ADDR, inserted into the process now if it is new.
+ * ORIG is the byte it replaces (NULL: read it from the process). NULL on
+ * failure. */
+struct breakpoint *bp_get(struct bp_table *bps, const struct target *t,
+			  uint64_t addr, const uint8_t *orig);
+/* Drops ROLE; removes the breakpoint from the process when none is left. */
+int bp_drop_role(struct bp_table *bps, const struct target *t,
+		 struct breakpoint *bp, unsigned role);
+/* Puts every original byte back, in the process of T. */
+int bp_remove_all(struct bp_table *bps, const struct target *t);
+/* Puts every original byte back in another process (a fork child). */
+void bp_clean_process(const struct bp_table *bps, pid_t pid);
+size_t bp_count(const struct bp_table *bps);
+
+#endif

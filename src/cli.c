@@ -1,0 +1,143 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util.h"
+
+static const char usage_line[] =
+	"usage: memprof [OPTIONS] --func NAME [--func NAME ...] [--] "
+	"PROGRAM [ARGS...]";
+
+static void print_help(void)
+{
+	printf("%s\n\n", usage_line);
+	puts("Runs PROGRAM and prints, for each function NAME, the memory "
+	     "(resident set\nsize) used line by line: Mem usage, Increment "
+	     "and Occurrences of each\nsource line, as memory_profiler does "
+	     "for Python. PROGRAM needs debug\ninformation (-g); it is not "
+	     "rebuilt or changed.\n\n"
+	     "Options:\n"
+	     "      --func NAME       profile function NAME (repeatable); "
+	     "FILE.c:NAME picks\n"
+	     "                        one of several static functions of "
+	     "that name\n"
+	     "  -o, --output FILE     write the report to FILE (default: "
+	     "standard error)\n"
+	     "      --format FMT      text (default), json or csv\n"
+	     "      --precision N     decimals of MiB in the table (0-6, "
+	     "default 1)\n"
+	     "      --stats           print line events, stops and times "
+	     "after the report\n"
+	     "  -h, --help            show this help\n"
+	     "  -V, --version         show the version\n\n"
+	     "Exit status: the program's own; 128+N when signal N killed "
+	     "it; 2 usage\nerror; 3 the program cannot be profiled; 4 ptrace "
+	     "not permitted;\n5 internal error; 126 not executable; 127 "
+	     "not found.\n\n"
+	     "See memprof(1) for the meaning of every figure.");
+}
+
+static void __attribute__((noreturn))
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "memprof: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see 'memprof --help')\n");
+	exit(EXIT_USAGE);
+}
+
+static enum report_format parse_format(const char *arg)
+{
+	if (strcmp(arg, "text") == 0)
+		return REPORT_TEXT;
+	if (strcmp(arg, "json") == 0)
+		return REPORT_JSON;
+	if (strcmp(arg, "csv") == 0)
+		return REPORT_CSV;
+	usage_error("unknown format '%s': use text, json or csv", arg);
+}
+
+static int parse_precision(const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || n < 0 || n > 6)
+		usage_error("bad precision '%s': use a number from 0 to 6",
+			    arg);
+	return (int)n;
+}
+
+enum { OPT_FUNC = 256, OPT_FORMAT, OPT_PRECISION, OPT_STATS };
+
+static const struct option long_options[] = {
+	{"func", required_argument, NULL, OPT_FUNC},
+	{"output", required_argument, NULL, 'o'},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"precision", required_argument, NULL, OPT_PRECISION},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+void cli_parse(int argc, char **argv, struct options *opts)
+{
+	int c;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->format = REPORT_TEXT;
+	opts->precision = 1;
+	opterr = 0;
+	/* '+': options end at PROGRAM, whose own options are its own */
+	while ((c = getopt_long(argc, argv, "+:o:hV", long_options, NULL)) !=
+	       -1) {
+		switch (c) {
+		case OPT_FUNC:
+			if (!*optarg)
+				usage_error("%s--func needs a function name",
+					    "");
+			opts->funcs = xrealloc(opts->funcs,
+					       (opts->nfuncs + 1) *
+						       sizeof(*opts->funcs));
+			opts->funcs[opts->nfuncs++] = optarg;
+			break;
+		case 'o':
+			opts->output = optarg;
+			break;
+		case OPT_FORMAT:
+			opts->format = parse_format(optarg);
+			break;
+		case OPT_PRECISION:
+			opts->precision = parse_precision(optarg);
+			break;
+		case OPT_STATS:
+			opts->stats = true;
+			break;
+		case 'h':
+			print_help();
+			exit(0);
+		case 'V':
+			printf("memprof %s\n", PACKAGE_VERSION);
+			exit(0);
+		case ':':
+			usage_error("option '%s' needs a value",
+				    argv[optind - 1]);
+		default:
+			usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		usage_error("%sno program to run", "");
+	if (opts->nfuncs == 0)
+		usage_error("%sno function to profile: give --func NAME", "");
+	opts->argv = argv + optind;
+}
+
+void cli_free(struct options *opts)
+{
+	free(opts->funcs);
+	opts->funcs = NULL;
+}

@@ -1,0 +1,25 @@
+/* The command line, parsed into options. */
+#ifndef MEMPROF_CLI_H
+#define MEMPROF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "report.h"
+
+struct options {
+	char **funcs; /* the --func specs, in order */
+	size_t nfuncs;
+	const char *output; /* -o FILE, or NULL for standard error */
+	enum report_format format;
+	int precision;
+	bool stats;
+	char **argv; /* the program and its arguments */
+};
+
+/* Parses ARGV; prints help or version and exits 0 when asked, prints one
+ * line and exits EXIT_USAGE on a usage error. */
+void cli_parse(int argc, char **argv, struct options *opts);
+void cli_free(struct options *opts);
+
+#endif

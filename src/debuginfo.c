@@ -1,0 +1,410 @@
+/* libdwfl over the live process, as elfutils' stack and addr2line do:
+ * callbacks, report, report_end, then queries. */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <gelf.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "debuginfo.h"
+#include "suggest.h"
+#include "util.h"
+
+struct debuginfo {
+	Dwfl *dwfl;
+	pid_t pid;
+	char *exe; /* real path of the main executable */
+};
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct debuginfo *debuginfo_open(pid_t pid, char **err)
+{
+	char link[64], exe[PATH_MAX];
+	Dwfl *dwfl = dwfl_begin(&proc_callbacks);
+
+	if (!dwfl) {
+		*err = xasprintf("libdwfl: %s", dwfl_errmsg(-1));
+		return NULL;
+	}
+	int rc = dwfl_linux_proc_report(dwfl, pid);
+	if (rc != 0 || dwfl_report_end(dwfl, NULL, NULL) != 0) {
+		*err = xasprintf("cannot read the modules of process %d: %s",
+				 pid, rc > 0 ? strerror(rc) : dwfl_errmsg(-1));
+		dwfl_end(dwfl);
+		return NULL;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	ssize_t len = readlink(link, exe, sizeof(exe) - 1);
+	exe[len > 0 ? len : 0] = '\0';
+
+	struct debuginfo *di = xcalloc(1, sizeof(*di));
+	di->dwfl = dwfl;
+	di->pid = pid;
+	di->exe = xstrdup(exe);
+	return di;
+}
+
+void debuginfo_close(struct debuginfo *di)
+{
+	if (!di)
+		return;
+	dwfl_end(di->dwfl);
+	free(di->exe);
+	free(di);
+}
+
+void func_info_free(struct func_info *fi)
+{
+	if (!fi)
+		return;
+	for (size_t i = 0; i < fi->nranges; i++)
+		free(fi->ranges[i].bytes);
+	free(fi->ranges);
+	free(fi->rows);
+	free(fi->name);
+	free(fi->file);
+	free(fi);
+}
+
+/* The search for one --func, over every module. */
+struct search {
+	const char *name;
+	const char *file; /* NULL, or the FILE of FILE:NAME */
+	Dwfl_Module *mod;
+	Dwarf_Addr bias;
+	Dwarf_Die *cu;
+	struct suggest *suggest;
+	struct func_info **found;
+	size_t nfound;
+};
+
+static bool path_matches(const char *path, const char *file)
+{
+	if (!path)
+		return false;
+	size_t plen = strlen(path), flen = strlen(file);
+	if (plen == flen)
+		return strcmp(path, file) == 0;
+	return plen > flen && path[plen - flen - 1] == '/' &&
+	       strcmp(path + plen - flen, file) == 0;
+}
+
+static bool has_code(Dwarf_Die *die)
+{
+	Dwarf_Addr base, lo, hi;
+
+	if (dwarf_hasattr(die, DW_AT_declaration))
+		return false;
+	return dwarf_ranges(die, 0, &base, &lo, &hi) > 0;
+}
+
+static char *absolute_source(Dwarf_Die *cu, const char *file)
+{
+	Dwarf_Attribute attr;
+	const char *dir;
+
+	if (file[0] == '/')
+		return xstrdup(file);
+	dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr));
+	if (!dir)
+		return xstrdup(file);
+	return xasprintf("%s/%s", dir, file);
+}
+
+/* DW_AT_decl_file through the CU's file table: libdw before 0.190 takes
+ * index 0, which DWARF 5 uses for the primary file, for "none". */
+static const char *decl_file(Dwarf_Die *cu, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word idx;
+	Dwarf_Files *files;
+	size_t nfiles;
+
+	if (dwarf_formudata(dwarf_attr_integrate(die, DW_AT_decl_file, &attr),
+			    &idx) != 0 ||
+	    dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static bool in_ranges(const struct func_info *fi, uint64_t addr)
+{
+	for (size_t i = 0; i < fi->nranges; i++) {
+		if (addr >= fi->ranges[i].lo && addr < fi->ranges[i].hi)
+			return true;
+	}
+	return false;
+}
+
+/* Original bytes of [lo, hi) (run-time addresses) from the ELF file. */
+static uint8_t *elf_code(Dwfl_Module *mod, uint64_t lo, uint64_t hi)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+
+	if (!elf)
+		return NULL;
+	uint64_t addr = lo - bias;
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_PROGBITS)
+			continue;
+		if (addr < shdr.sh_addr || addr + (hi - lo) >
+						   shdr.sh_addr + shdr.sh_size)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf)
+			return NULL;
+		uint8_t *bytes = xmalloc(hi - lo);
+		memcpy(bytes, (uint8_t *)data->d_buf + (addr - shdr.sh_addr),
+		       hi - lo);
+		return bytes;
+	}
+	return NULL;
+}
+
+static bool collect_ranges(struct search *s, Dwarf_Die *die,
+			   struct func_info *fi)
+{
+	Dwarf_Addr base, lo, hi;
+	ptrdiff_t off = 0;
+
+	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
+		if (hi <= lo)
+			continue;
+		fi->ranges = xrealloc(fi->ranges,
+				      (fi->nranges + 1) * sizeof(*fi->ranges));
+		struct code_range *r = &fi->ranges[fi->nranges++];
+		r->lo = lo + s->bias;
+		r->hi = hi + s->bias;
+		r->bytes = elf_code(s->mod, r->lo, r->hi);
+		if (!r->bytes)
+			return false;
+	}
+	return fi->nranges > 0;
+}
+
+/* The function's rows: the last is_stmt row at an address wins, as in
+ * gdb; rows of other files (code included from elsewhere) get line 0. */
+static bool collect_rows(struct search *s, struct func_info *fi)
+{
+	Dwarf_Lines *lines;
+	size_t nlines;
+
+	if (dwarf_getsrclines(s->cu, &lines, &nlines) != 0)
+		return false;
+	for (size_t i = 0; i < nlines; i++) {
+		Dwarf_Line *l = dwarf_onesrcline(lines, i);
+		Dwarf_Addr addr;
+		bool stmt = false, end = false;
+		int lineno = 0;
+
+		if (!l || dwarf_lineaddr(l, &addr) != 0)
+			continue;
+		addr += s->bias;
+		dwarf_linebeginstatement(l, &stmt);
+		dwarf_lineendsequence(l, &end);
+		if (!in_ranges(fi, addr) || (!stmt && !end))
+			continue;
+		if (!end) {
+			const char *src = dwarf_linesrc(l, NULL, NULL);
+			char *abs = src ? absolute_source(s->cu, src) : NULL;
+			if (abs && strcmp(abs, fi->file) == 0)
+				dwarf_lineno(l, &lineno);
+			free(abs);
+		}
+		if (fi->nrows && fi->rows[fi->nrows - 1].addr == addr) {
+			if (!end)
+				fi->rows[fi->nrows - 1].line = lineno;
+			continue;
+		}
+		fi->rows = xrealloc(fi->rows, (fi->nrows + 1) * sizeof(*fi->rows));
+		fi->rows[fi->nrows++] = (struct line_row){addr, lineno};
+		if (lineno > fi->last_line)
+			fi->last_line = lineno;
+	}
+	return fi->nrows > 0;
+}
+
+static int sort_rows(const void *a, const void *b)
+{
+	const struct line_row *x = a, *y = b;
+
+	return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+static struct func_info *describe(struct search *s, Dwarf_Die *die)
+{
+	struct func_info *fi = xcalloc(1, sizeof(*fi));
+	Dwarf_Addr entry;
+	const char *decl = decl_file(s->cu, die);
+	int line = 0;
+
+	fi->name = xstrdup(dwarf_diename(die));
+	fi->file = absolute_source(s->cu, decl ? decl : "");
+	dwarf_decl_line(die, &line);
+	fi->decl_line = line;
+	fi->last_line = line;
+	if (!collect_ranges(s, die, fi) || dwarf_entrypc(die, &entry) != 0)
+		goto fail;
+	fi->entry = entry + s->bias;
+	if (!collect_rows(s, fi))
+		goto fail;
+	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
+	return fi;
+fail:
+	func_info_free(fi);
+	return NULL;
+}
+
+static bool already_found(const struct search *s, Dwarf_Die *die)
+{
+	Dwarf_Addr entry;
+
+	if (dwarf_entrypc(die, &entry) != 0)
+		return false;
+	for (size_t i = 0; i < s->nfound; i++) {
+		if (s->found[i]->entry == entry + s->bias)
+			return true;
+	}
+	return false;
+}
+
+static int visit_func(Dwarf_Die *die, void *arg)
+{
+	struct search *s = arg;
+	const char *name = dwarf_diename(die);
+
+	if (!name || !has_code(die))
+		return DWARF_CB_OK;
+	suggest_offer(s->suggest, name);
+	if (strcmp(name, s->name) != 0)
+		return DWARF_CB_OK;
+	if (s->file) {
+		const char *decl = decl_file(s->cu, die);
+		if (!decl || !path_matches(decl, s->file))
+			return DWARF_CB_OK;
+	}
+	if (already_found(s, die))
+		return DWARF_CB_OK;
+	struct func_info *fi = describe(s, die);
+	if (!fi)
+		return DWARF_CB_OK;
+	s->found = xrealloc(s->found, (s->nfound + 1) * sizeof(*s->found));
+	s->found[s->nfound++] = fi;
+	return DWARF_CB_OK;
+}
+
+static bool is_main_module(const struct debuginfo *di, Dwfl_Module *mod)
+{
+	const char *name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL,
+					    NULL, NULL);
+	char real[PATH_MAX];
+
+	if (!name || !realpath(name, real))
+		return false;
+	return strcmp(real, di->exe) == 0;
+}
+
+/* Whether a module has line information at all. */
+static bool module_has_lines(Dwfl_Module *mod)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = NULL;
+	Dwarf_Lines *lines;
+	size_t n;
+
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
+		if (dwarf_getsrclines(cu, &lines, &n) == 0 && n > 0)
+			return true;
+	}
+	return false;
+}
+
+struct module_walk {
+	struct debuginfo *di;
+	struct search *search;
+	bool main_has_lines;
+};
+
+static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
+			Dwarf_Addr start, void *arg)
+{
+	struct module_walk *w = arg;
+	struct search *s = w->search;
+	Dwarf_Addr bias;
+
+	if (!dwfl_module_getdwarf(mod, &bias))
+		return DWARF_CB_OK;
+	if (is_main_module(w->di, mod) && module_has_lines(mod))
+		w->main_has_lines = true;
+	s->mod = mod;
+	s->cu = NULL;
+	while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias)))
+		dwarf_getfuncs(s->cu, visit_func, s, 0);
+	return DWARF_CB_OK;
+}
+
+static void split_spec(const char *spec, char **file, char **name)
+{
+	const char *colon = strrchr(spec, ':');
+
+	if (colon && colon > spec && colon[-1] != ':' && colon[1]) {
+		*file = xasprintf("%.*s", (int)(colon - spec), spec);
+		*name = xstrdup(colon + 1);
+	} else {
+		*file = NULL;
+		*name = xstrdup(spec);
+	}
+}
+
+enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
+				     struct func_info ***funcs, size_t *n,
+				     char **msg)
+{
+	char *file, *name;
+	struct search s = {0};
+	struct module_walk w = {.di = di, .search = &s};
+
+	split_spec(spec, &file, &name);
+	s.name = name;
+	s.file = file;
+	s.suggest = suggest_new(name);
+	dwfl_getmodules(di->dwfl, visit_module, &w, 0);
+
+	enum debuginfo_result res = DI_FOUND;
+	*msg = NULL;
+	if (!w.main_has_lines) {
+		res = DI_NO_LINES;
+	} else if (s.nfound == 0) {
+		res = DI_NO_FUNCTION;
+		*msg = suggest_list(s.suggest, 5);
+	}
+	if (res != DI_FOUND) {
+		for (size_t i = 0; i < s.nfound; i++)
+			func_info_free(s.found[i]);
+		free(s.found);
+		s.found = NULL;
+		s.nfound = 0;
+	}
+	*funcs = s.found;
+	*n = s.nfound;
+	suggest_free(s.suggest);
+	free(file);
+	free(name);
+	return res;
+}

@@ -1,0 +1,58 @@
+/* Debug information of the traced process, through libdwfl over the live
+ * process: functions by name, their code and their line rows. Callers see
+ * plain structs with run-time addresses, never a libdw handle. */
+#ifndef MEMPROF_DEBUGINFO_H
+#define MEMPROF_DEBUGINFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* From ADDR until the next row, code belongs to LINE (0: to no line of
+ * the function's own file, such as compiler-made code). */
+struct line_row {
+	uint64_t addr;
+	int line;
+};
+
+/* [lo, hi) of the function's code, with the original bytes as the ELF
+ * file holds them (live memory may hold breakpoints). */
+struct code_range {
+	uint64_t lo, hi;
+	uint8_t *bytes;
+};
+
+struct func_info {
+	char *name;
+	char *file; /* absolute path of the source file */
+	int decl_line;
+	int last_line;
+	uint64_t entry;
+	struct code_range *ranges;
+	size_t nranges;
+	struct line_row *rows; /* sorted by address */
+	size_t nrows;
+};
+
+struct debuginfo;
+
+/* Reports the modules of process PID. NULL with a message in *ERR. */
+struct debuginfo *debuginfo_open(pid_t pid, char **err);
+void debuginfo_close(struct debuginfo *di);
+
+enum debuginfo_result {
+	DI_FOUND,
+	DI_NO_LINES,    /* the executable has no DWARF line information */
+	DI_NO_FUNCTION, /* no function by that name; *msg has suggestions */
+};
+
+/* Finds every function that SPEC ("NAME" or "FILE.c:NAME") names. On
+ * DI_FOUND, *FUNCS holds *N new entries; otherwise *MSG may hold close
+ * names, as "a, b, c" (or NULL). */
+enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
+				     struct func_info ***funcs, size_t *n,
+				     char **msg);
+
+void func_info_free(struct func_info *fi);
+
+#endif

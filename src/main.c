@@ -1,0 +1,173 @@
+/* memprof: line-by-line memory of a native program's functions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "profiler.h"
+#include "report.h"
+#include "session.h"
+#include "util.h"
+
+/* The program's pid, for the signal handler alone. */
+static volatile sig_atomic_t program_pid;
+
+/* A signal sent to memprof with kill() goes to the program too, so that
+ * memprof outlives it and writes its report. One from the terminal has
+ * reached the whole process group already. */
+static void forward_signal(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (program_pid > 0 && si->si_code == SI_USER)
+		kill(program_pid, sig);
+}
+
+static void catch_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = forward_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static bool is_elf(const char *path)
+{
+	unsigned char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool elf = false;
+
+	if (fd < 0)
+		return false;
+	elf = read(fd, magic, 4) == 4 && memcmp(magic, "\177ELF", 4) == 0;
+	close(fd);
+	return elf;
+}
+
+static char *resolve_program(const char *program)
+{
+	char *path = target_find_program(program);
+
+	if (!path && errno == EACCES)
+		die(126, "%s: not executable (permission denied)", program);
+	if (!path)
+		die(127, "%s: program not found", program);
+	if (!is_elf(path))
+		die(EXIT_PROGRAM,
+		    "%s: not an ELF executable (memprof runs compiled "
+		    "programs; for a script, profile its interpreter)",
+		    program);
+	return path;
+}
+
+/* The report goes to a temporary file beside -o FILE and is renamed into
+ * place whole, so FILE is never half written. */
+struct output {
+	FILE *stream;
+	char *tmp;
+};
+
+static void open_output(struct output *out, const char *file)
+{
+	out->stream = stderr;
+	out->tmp = NULL;
+	if (!file)
+		return;
+	out->tmp = xasprintf("%s.XXXXXX", file);
+	int fd = mkstemp(out->tmp);
+	if (fd < 0 || !(out->stream = fdopen(fd, "w")))
+		die(EXIT_USAGE, "cannot write %s: %s", file, strerror(errno));
+}
+
+static int close_output(struct output *out, const char *file)
+{
+	int ret = 0;
+
+	if (!out->tmp)
+		return fflush(stderr);
+	if (fclose(out->stream) != 0 || rename(out->tmp, file) != 0) {
+		warn_msg("cannot write %s: %s", file, strerror(errno));
+		unlink(out->tmp);
+		ret = -1;
+	}
+	free(out->tmp);
+	return ret;
+}
+
+static void print_stats(FILE *out, const struct stats *st)
+{
+	double per_event = st->line_events
+				   ? (double)st->stops / (double)st->line_events
+				   : 0.0;
+	double program = st->wall_seconds - st->tracer_seconds;
+
+	fprintf(out,
+		"memprof: %llu line events, %llu ptrace stops (%.2f per line "
+		"event); %.3f s in the tracer, %.3f s in the program\n",
+		(unsigned long long)st->line_events,
+		(unsigned long long)st->stops, per_event, st->tracer_seconds,
+		program > 0 ? program : 0.0);
+}
+
+static int exit_status(const struct session *s)
+{
+	if (s->status.how == RUN_SIGNALED) {
+		int sig = s->status.code;
+		warn_msg("%s killed by signal %d (SIG%s)", s->opts->argv[0],
+			 sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+		return 128 + sig;
+	}
+	return s->status.code;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opts;
+	struct session s;
+	struct output out;
+
+	cli_parse(argc, argv, &opts);
+	memset(&s, 0, sizeof(s));
+	s.opts = &opts;
+	char *program = resolve_program(opts.argv[0]);
+	s.program = program;
+	open_output(&out, opts.output);
+	catch_signals();
+
+	int ret = profiler_start(&s);
+	if (ret == 0) {
+		program_pid = s.target.pid;
+		ret = profiler_run(&s);
+		program_pid = 0;
+	}
+	if (ret != 0) {
+		profiler_end(&s);
+		if (out.tmp)
+			unlink(out.tmp);
+		return ret;
+	}
+
+	struct report_options ropts = {.format = opts.format,
+				       .precision = opts.precision};
+	if (report_write(out.stream, s.acct, &ropts, &s.status, opts.argv) <
+	    0)
+		warn_msg("cannot write the report: %s", strerror(errno));
+	if (opts.stats)
+		print_stats(out.stream, &s.stats);
+	if (close_output(&out, opts.output) < 0)
+		ret = EXIT_INTERNAL;
+	else
+		ret = exit_status(&s);
+	profiler_end(&s);
+	free(program);
+	cli_free(&opts);
+	return ret;
+}

@@ -1,0 +1,492 @@
+/* The stop path. Every stop is classified once by the target module and
+ * handled here by kind; a breakpoint stop is the only one on the hot path
+ * and reads RSS at most once. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profiler.h"
+#include "util.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Set-up */
+
+static int program_error(struct session *s, int status, const char *fmt,
+			 const char *arg)
+{
+	fprintf(stderr, "memprof: ");
+	fprintf(stderr, fmt, s->opts->argv[0], arg);
+	fputc('\n', stderr);
+	return status;
+}
+
+static void add_sites(struct session *s, int idx)
+{
+	struct profiled_func *pf = &s->funcs[idx];
+	const struct func_info *fi = pf->info;
+	struct insn *all = NULL;
+	size_t nall = 0;
+
+	for (size_t r = 0; r < fi->nranges; r++) {
+		const struct code_range *cr = &fi->ranges[r];
+		struct insn *part;
+		size_t n = decode_code(cr->bytes, cr->hi - cr->lo, cr->lo,
+				       &part);
+		all = xrealloc(all, (nall + n + 1) * sizeof(*all));
+		memcpy(all + nall, part, n * sizeof(*part));
+		nall += n;
+		free(part);
+	}
+	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
+	free(all);
+}
+
+static const uint8_t *orig_byte(const struct func_info *fi, uint64_t addr)
+{
+	for (size_t r = 0; r < fi->nranges; r++) {
+		const struct code_range *cr = &fi->ranges[r];
+		if (addr >= cr->lo && addr < cr->hi)
+			return &cr->bytes[addr - cr->lo];
+	}
+	return NULL;
+}
+
+static int arm(struct session *s, int idx, uint64_t addr, unsigned role,
+	       int line)
+{
+	const struct func_info *fi = s->funcs[idx].info;
+	struct breakpoint *bp = bp_get(s->bps, &s->target, addr,
+				       orig_byte(fi, addr));
+
+	if (!bp)
+		return -1;
+	bp->roles |= role;
+	bp->func = idx;
+	if (role == BP_LINE)
+		bp->line = line;
+	return 0;
+}
+
+static int add_function(struct session *s, struct func_info *fi)
+{
+	int idx = account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
+				   fi->last_line);
+
+	s->funcs = xrealloc(s->funcs, (s->nfuncs + 1) * sizeof(*s->funcs));
+	s->funcs[s->nfuncs++] = (struct profiled_func){.info = fi};
+	add_sites(s, idx);
+	if (arm(s, idx, fi->entry, BP_ENTRY, 0) < 0)
+		return -1;
+	for (size_t i = 0; i < s->funcs[idx].nsites; i++) {
+		const struct site *site = &s->funcs[idx].sites[i];
+		if (arm(s, idx, site->addr, BP_LINE, site->line) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int find_functions(struct session *s)
+{
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		const char *spec = s->opts->funcs[i];
+		struct func_info **found;
+		size_t n;
+		char *close = NULL;
+
+		switch (debuginfo_find(s->di, spec, &found, &n, &close)) {
+		case DI_NO_LINES:
+			return program_error(
+				s, EXIT_PROGRAM,
+				"%s: no DWARF line information%s; rebuild it "
+				"with -g or install its debug symbols",
+				"");
+		case DI_NO_FUNCTION:
+			fprintf(stderr, "memprof: no function '%s' in %s%s%s\n",
+				spec, s->opts->argv[0],
+				close ? "; did you mean: " : "",
+				close ? close : "");
+			free(close);
+			return EXIT_PROGRAM;
+		case DI_FOUND:
+			break;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (add_function(s, found[j]) < 0) {
+				free(found);
+				return program_error(
+					s, EXIT_INTERNAL,
+					"%s: cannot set breakpoints: %s",
+					strerror(errno));
+			}
+		}
+		free(found);
+	}
+	return 0;
+}
+
+int profiler_start(struct session *s)
+{
+	char *err = NULL;
+
+	s->acct = account_new();
+	s->bps = bp_table_new();
+	s->target.mem_fd = -1;
+	s->sampler.statm_fd = -1;
+	if (target_spawn(&s->target, s->program, s->opts->argv) < 0) {
+		if (errno == EPERM || errno == ENOSYS)
+			return program_error(
+				s, EXIT_PTRACE,
+				"cannot trace %s: ptrace is not permitted%s "
+				"(see /proc/sys/kernel/yama/ptrace_scope; in a "
+				"container, seccomp or a missing "
+				"CAP_SYS_PTRACE can forbid it)",
+				"");
+		return program_error(s, EXIT_PROGRAM, "cannot start %s: %s",
+				     strerror(errno));
+	}
+	s->di = debuginfo_open(s->target.pid, &err);
+	if (!s->di) {
+		int ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
+		free(err);
+		return ret;
+	}
+	int ret = find_functions(s);
+	if (ret)
+		return ret;
+	if (sampler_open(&s->sampler, s->target.pid) < 0)
+		return program_error(s, EXIT_INTERNAL,
+				     "%s: cannot read its memory figures: %s",
+				     strerror(errno));
+	s->stats.wall_seconds = now();
+	if (target_resume(s->target.pid, 0) < 0)
+		return program_error(s, EXIT_INTERNAL, "%s: cannot resume: %s",
+				     strerror(errno));
+	return 0;
+}
+
+/* Threads */
+
+static struct thread *thread_get(struct session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
+	}
+	s->threads = xrealloc(s->threads,
+			      (s->nthreads + 1) * sizeof(*s->threads));
+	s->threads[s->nthreads] = (struct thread){.tid = tid};
+	return &s->threads[s->nthreads++];
+}
+
+static void release_return(struct session *s, uint64_t ret_addr)
+{
+	struct breakpoint *bp = bp_find(s->bps, ret_addr);
+
+	if (!bp || !(bp->roles & BP_RETURN))
+		return;
+	if (--bp->returns == 0)
+		bp_drop_role(s->bps, &s->target, bp, BP_RETURN);
+}
+
+static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
+{
+	struct frame *f = &th->frames[--th->depth];
+
+	account_return(s->acct, th->tid, rss);
+	release_return(s, f->ret_addr);
+}
+
+/* A thread ends: its open activations end with it. */
+static void thread_end(struct session *s, pid_t tid, uint64_t rss)
+{
+	struct thread *th = thread_get(s, tid);
+
+	while (th->depth)
+		pop_frame(s, th, rss);
+	free(th->frames);
+	*th = s->threads[--s->nthreads];
+}
+
+/* Breakpoints */
+
+static void enter(struct session *s, struct thread *th, int func,
+		  uint64_t addr, uint64_t sp, uint64_t rss)
+{
+	uint64_t ret_addr = 0;
+
+	if (target_read(&s->target, sp, &ret_addr, sizeof(ret_addr)) < 0)
+		return;
+	struct breakpoint *rb = bp_get(s->bps, &s->target, ret_addr, NULL);
+	if (!rb)
+		return;
+	rb->roles |= BP_RETURN;
+	rb->returns++;
+	if (th->depth == th->cap) {
+		th->cap = th->cap ? 2 * th->cap : 8;
+		th->frames = xrealloc(th->frames,
+				      th->cap * sizeof(*th->frames));
+	}
+	th->frames[th->depth++] = (struct frame){
+		.func = func,
+		.sp = sp,
+		.ret_addr = ret_addr,
+		.line = s->funcs[func].info->decl_line,
+		.line_start = addr,
+		.last_site = addr,
+	};
+	account_enter(s->acct, th->tid, func, rss);
+}
+
+static const struct site *site_at(const struct profiled_func *pf,
+				  uint64_t addr)
+{
+	size_t lo = 0, hi = pf->nsites;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pf->sites[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < pf->nsites && pf->sites[lo].addr == addr ? &pf->sites[lo]
+							      : NULL;
+}
+
+/* Whether arriving at SITE in frame F starts a line event: always from
+ * another line; from the same line only by a backward jump that repeats
+ * code of this line's run (a loop on one line), not by one that goes
+ * back to an earlier part of it (a for loop's condition block). */
+static bool is_line_event(const struct frame *f, const struct site *site)
+{
+	if (site->line != f->line)
+		return true;
+	if (!site->back || site->addr < f->line_start)
+		return false;
+	/* both kinds of arrival: a backward jump went past the last site */
+	return !site->forward || f->last_site >= site->addr;
+}
+
+static void line_site(struct session *s, struct thread *th, int func,
+		      uint64_t addr, uint64_t rss)
+{
+	struct frame *f = th->depth ? &th->frames[th->depth - 1] : NULL;
+	const struct site *site;
+
+	if (!f || f->func != func)
+		return;
+	site = site_at(&s->funcs[func], addr);
+	if (!site)
+		return;
+	if (is_line_event(f, site)) {
+		account_line(s->acct, th->tid, site->line, rss);
+		s->stats.line_events++;
+		f->line = site->line;
+		f->line_start = addr;
+	}
+	f->last_site = addr;
+}
+
+static void dispatch(struct session *s, const struct stop *stop);
+
+/* Runs the instruction under a breakpoint with its original byte, then
+ * puts the int3 back. Stops of this thread that come meanwhile are
+ * handled after; a signal waits for the step to end. */
+static void step_over(struct session *s, pid_t tid, uint64_t addr)
+{
+	struct breakpoint *bp = bp_find(s->bps, addr);
+	static const uint8_t int3 = 0xcc;
+	struct stop stop;
+	int sig = 0;
+
+	if (!bp) {
+		target_resume(tid, 0);
+		return;
+	}
+	if (target_write(&s->target, addr, &bp->orig, 1) < 0 ||
+	    target_step(tid) < 0)
+		return;
+	for (;;) {
+		if (target_wait(tid, &stop) < 0)
+			break;
+		s->stats.stops++;
+		if (stop.event == TEV_STEPPED)
+			break;
+		if (stop.event == TEV_SIGNAL) {
+			sig = stop.sig;
+			if (target_step(tid) == 0)
+				continue;
+			break;
+		}
+		if (stop.event == TEV_GROUP_STOP && target_step(tid) == 0)
+			continue;
+		/* the thread is leaving (exit, death): nothing to step */
+		target_write(&s->target, addr, &int3, 1);
+		dispatch(s, &stop);
+		return;
+	}
+	target_write(&s->target, addr, &int3, 1);
+	target_resume(tid, sig);
+}
+
+static void on_breakpoint(struct session *s, pid_t tid)
+{
+	struct user_regs_struct regs;
+
+	if (target_get_regs(tid, &regs) < 0)
+		return;
+	uint64_t addr = regs.rip - 1;
+	struct breakpoint *bp = bp_find(s->bps, addr);
+	if (!bp) {
+		/* the program's own int3 */
+		target_resume(tid, SIGTRAP);
+		return;
+	}
+	regs.rip = addr;
+	if (target_set_regs(tid, &regs) < 0)
+		return;
+
+	unsigned roles = bp->roles;
+	int func = bp->func;
+	struct thread *th = thread_get(s, tid);
+	uint64_t rss = sampler_rss(&s->sampler);
+
+	/* returns first: the return address may be a caller's line site */
+	if (roles & BP_RETURN) {
+		while (th->depth && th->frames[th->depth - 1].sp + 8 <= regs.rsp)
+			pop_frame(s, th, rss);
+	}
+	if (roles & (BP_ENTRY | BP_LINE)) {
+		const struct frame *top =
+			th->depth ? &th->frames[th->depth - 1] : NULL;
+		bool same_frame = top && top->func == func &&
+				  top->sp == regs.rsp;
+		if ((roles & BP_ENTRY) && !((roles & BP_LINE) && same_frame))
+			enter(s, th, func, addr, regs.rsp, rss);
+		else if (roles & BP_LINE)
+			line_site(s, th, func, addr, rss);
+	}
+	step_over(s, tid, addr);
+}
+
+/* Other stops */
+
+static void on_new_process(struct session *s, pid_t pid)
+{
+	/* a fork child runs as it would without us: no breakpoints */
+	if (!target_share_memory(pid, s->target.pid))
+		bp_clean_process(s->bps, pid);
+	target_detach(pid, 0);
+}
+
+static void on_exec(struct session *s, pid_t tid)
+{
+	/* the old image and our breakpoints in it are gone */
+	uint64_t rss = sampler_rss(&s->sampler);
+	account_end_all(s->acct, rss);
+	while (s->nthreads)
+		thread_end(s, s->threads[0].tid, rss);
+	bp_table_free(s->bps);
+	s->bps = bp_table_new();
+	if (!s->image_replaced)
+		warn_msg("%s executed another program; profiling ends there",
+			 s->opts->argv[0]);
+	s->image_replaced = true;
+	target_resume(tid, 0);
+}
+
+static void dispatch(struct session *s, const struct stop *stop)
+{
+	pid_t tid = stop->tid;
+
+	switch (stop->event) {
+	case TEV_EXITED:
+	case TEV_KILLED:
+		if (tid != s->target.pid)
+			return;
+		s->status.how = stop->event == TEV_EXITED ? RUN_EXITED
+							  : RUN_SIGNALED;
+		s->status.code = stop->event == TEV_EXITED ? stop->code
+							   : stop->sig;
+		s->done = true;
+		return;
+	case TEV_BREAKPOINT:
+		on_breakpoint(s, tid);
+		return;
+	case TEV_EXIT:
+		/* memory is still there: the last figures are true ones */
+		thread_end(s, tid, sampler_rss(&s->sampler));
+		target_resume(tid, 0);
+		return;
+	case TEV_SIGNAL:
+		target_resume(tid, stop->sig);
+		return;
+	case TEV_GROUP_STOP:
+		target_listen(tid);
+		return;
+	case TEV_START:
+		if (target_tgid(tid) != s->target.pid)
+			on_new_process(s, tid);
+		else
+			target_resume(tid, 0);
+		return;
+	case TEV_EXEC:
+		on_exec(s, tid);
+		return;
+	case TEV_STEPPED:
+	case TEV_CLONE:
+	case TEV_FORK:
+		target_resume(tid, 0);
+		return;
+	}
+}
+
+int profiler_run(struct session *s)
+{
+	struct stop stop;
+
+	while (!s->done) {
+		if (target_wait(-1, &stop) < 0) {
+			if (errno == ECHILD)
+				break;
+			return program_error(s, EXIT_INTERNAL,
+					     "%s: waiting for it failed: %s",
+					     strerror(errno));
+		}
+		double t0 = now();
+		s->stats.stops++;
+		dispatch(s, &stop);
+		s->stats.tracer_seconds += now() - t0;
+	}
+	s->stats.wall_seconds = now() - s->stats.wall_seconds;
+	account_end_all(s->acct, s->sampler.last);
+	return 0;
+}
+
+void profiler_end(struct session *s)
+{
+	for (size_t i = 0; i < s->nfuncs; i++) {
+		func_info_free(s->funcs[i].info);
+		free(s->funcs[i].sites);
+	}
+	free(s->funcs);
+	for (size_t i = 0; i < s->nthreads; i++)
+		free(s->threads[i].frames);
+	free(s->threads);
+	bp_table_free(s->bps);
+	debuginfo_close(s->di);
+	sampler_close(&s->sampler);
+	target_close(&s->target);
+	account_free(s->acct);
+}

@@ -1,0 +1,17 @@
+/* The event loop: the only module that knows every other one. It turns
+ * stops of the traced program into line events for the accounting. */
+#ifndef MEMPROF_PROFILER_H
+#define MEMPROF_PROFILER_H
+
+#include "session.h"
+
+/* Starts the program stopped at its exec and sets the breakpoints.
+ * Returns 0, or memprof's exit status after printing why. */
+int profiler_start(struct session *s);
+/* Runs the program to its end; s->status says how it ended. Returns 0,
+ * or memprof's exit status after printing why. */
+int profiler_run(struct session *s);
+/* Frees what profiler_start made. */
+void profiler_end(struct session *s);
+
+#endif

@@ -1,0 +1,30 @@
+/* The report: memory_profiler's table, JSON or CSV, from the accounting.
+ * It knows nothing of ptrace. */
+#ifndef MEMPROF_REPORT_H
+#define MEMPROF_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "account.h"
+
+enum report_format { REPORT_TEXT, REPORT_JSON, REPORT_CSV };
+
+/* How the program ended. */
+struct run_status {
+	enum { RUN_EXITED, RUN_SIGNALED, RUN_DETACHED } how;
+	int code; /* exit status, or the signal number */
+};
+
+struct report_options {
+	enum report_format format;
+	int precision; /* decimals of MiB in the text table */
+};
+
+/* Writes the whole report to OUT; ARGV is the profiled command (NULL
+ * terminated). Returns 0, or -1 with errno when writing failed. */
+int report_write(FILE *out, const struct account *acct,
+		 const struct report_options *opts,
+		 const struct run_status *status, char *const argv[]);
+
+#endif

@@ -1,0 +1,34 @@
+/* Where a function needs a breakpoint so that no line event is missed:
+ * pure rules over decoded instructions and line rows, unit-tested alone. */
+#ifndef MEMPROF_SITES_H
+#define MEMPROF_SITES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "debuginfo.h"
+#include "decode.h"
+
+/* A line site. Arriving from another line is always a line event; an
+ * arrival from the same line is one only by a backward jump, so the site
+ * says which same-line arrivals exist. */
+struct site {
+	uint64_t addr;
+	int line;
+	bool back;    /* reached by a backward jump from its own line */
+	bool forward; /* reached by falling or jumping forward within it */
+};
+
+/* The line of the code at ADDR: the row at or before it, or 0. */
+int sites_line_at(const struct line_row *rows, size_t nrows, uint64_t addr);
+
+/* Line sites of a function whose instructions (sorted by address) and
+ * rows are given: every instruction that control can reach from another
+ * line or by a backward jump. The entry is one only when jumped back to.
+ * Returns the count; *SITES is a new array sorted by address. */
+size_t sites_find(const struct insn *insns, size_t ninsns,
+		  const struct line_row *rows, size_t nrows,
+		  struct site **sites);
+
+#endif

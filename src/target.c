@@ -1,0 +1,352 @@
+/* Process control through ptrace: start-up the strace way (the child
+ * stops itself, we seize it), one place that classifies wait statuses,
+ * memory through /proc/PID/mem. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef TRAP_BRKPT
+#define TRAP_BRKPT 1
+#endif
+#ifndef TRAP_TRACE
+#define TRAP_TRACE 2
+#endif
+
+#include "target.h"
+#include "util.h"
+
+#ifndef KCMP_VM
+#define KCMP_VM 1
+#endif
+
+static const long trace_options =
+	PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
+	PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+
+static bool is_executable_file(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return access(path, X_OK) == 0;
+}
+
+char *target_find_program(const char *program)
+{
+	struct stat st;
+
+	if (strchr(program, '/')) {
+		if (stat(program, &st) < 0) {
+			errno = ENOENT;
+			return NULL;
+		}
+		if (!is_executable_file(program)) {
+			errno = EACCES;
+			return NULL;
+		}
+		return xstrdup(program);
+	}
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	bool seen_unexecutable = false;
+	while (*path) {
+		size_t len = strcspn(path, ":");
+		char *cand = len ? xasprintf("%.*s/%s", (int)len, path, program)
+				 : xasprintf("./%s", program);
+		if (is_executable_file(cand))
+			return cand;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode))
+			seen_unexecutable = true;
+		free(cand);
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	errno = seen_unexecutable ? EACCES : ENOENT;
+	return NULL;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+}
+
+/* Waits until PID reports an exec, letting the SIGCONT we sent through. */
+static int wait_for_exec(pid_t pid)
+{
+	struct stop stop;
+
+	for (;;) {
+		if (target_wait(pid, &stop) < 0)
+			return -1;
+		switch (stop.event) {
+		case TEV_EXEC:
+			return 0;
+		case TEV_EXITED:
+		case TEV_KILLED:
+			errno = ENOEXEC;
+			return -1;
+		case TEV_SIGNAL:
+			/* our own SIGCONT: no need to deliver it */
+			if (target_resume(pid, stop.sig == SIGCONT ? 0
+								   : stop.sig) < 0)
+				return -1;
+			break;
+		case TEV_GROUP_STOP:
+			if (target_listen(pid) < 0)
+				return -1;
+			break;
+		default:
+			if (target_resume(pid, 0) < 0)
+				return -1;
+			break;
+		}
+	}
+}
+
+int target_spawn(struct target *t, const char *path, char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		raise(SIGSTOP);
+		execv(path, argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, WSTOPPED) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	if (!WIFSTOPPED(status)) {
+		errno = ECHILD;
+		return -1;
+	}
+	if (ptrace(PTRACE_SEIZE, pid, 0L, trace_options) < 0) {
+		int err = errno;
+		kill_and_reap(pid);
+		errno = err;
+		return -1;
+	}
+	kill(pid, SIGCONT);
+	if (wait_for_exec(pid) < 0) {
+		int err = errno;
+		kill_and_reap(pid);
+		errno = err;
+		return -1;
+	}
+	t->pid = pid;
+	char mem[64];
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
+	t->mem_fd = open(mem, O_RDWR | O_CLOEXEC);
+	if (t->mem_fd < 0) {
+		int err = errno;
+		kill_and_reap(pid);
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
+static void classify_trap(struct stop *stop)
+{
+	siginfo_t si;
+
+	stop->event = TEV_SIGNAL;
+	if (ptrace(PTRACE_GETSIGINFO, stop->tid, 0L, &si) < 0)
+		return;
+	if (si.si_code == SI_KERNEL)
+		stop->event = TEV_BREAKPOINT;
+	else if (si.si_code == TRAP_TRACE)
+		stop->event = TEV_STEPPED;
+	else if (si.si_code == TRAP_BRKPT)
+		stop->event = TEV_BREAKPOINT;
+}
+
+static void classify(int status, struct stop *stop)
+{
+	int event = (unsigned)status >> 16;
+
+	stop->sig = 0;
+	stop->code = 0;
+	stop->msg = 0;
+	if (WIFEXITED(status)) {
+		stop->event = TEV_EXITED;
+		stop->code = WEXITSTATUS(status);
+		return;
+	}
+	if (WIFSIGNALED(status)) {
+		stop->event = TEV_KILLED;
+		stop->sig = WTERMSIG(status);
+		return;
+	}
+	stop->sig = WSTOPSIG(status);
+	switch (event) {
+	case 0:
+		if (stop->sig == SIGTRAP)
+			classify_trap(stop);
+		else
+			stop->event = TEV_SIGNAL;
+		return;
+	case PTRACE_EVENT_STOP:
+		stop->event = is_stop_signal(stop->sig) ? TEV_GROUP_STOP
+							 : TEV_START;
+		return;
+	case PTRACE_EVENT_CLONE:
+		stop->event = TEV_CLONE;
+		break;
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+		stop->event = TEV_FORK;
+		break;
+	case PTRACE_EVENT_EXEC:
+		stop->event = TEV_EXEC;
+		break;
+	case PTRACE_EVENT_EXIT:
+		stop->event = TEV_EXIT;
+		break;
+	default:
+		/* PTRACE_EVENT_VFORK_DONE and the like: nothing to do */
+		stop->event = TEV_START;
+		return;
+	}
+	stop->sig = 0;
+	ptrace(PTRACE_GETEVENTMSG, stop->tid, 0L, &stop->msg);
+	if (stop->event == TEV_EXIT)
+		stop->code = (int)stop->msg;
+}
+
+int target_wait(pid_t tid, struct stop *stop)
+{
+	int status;
+	pid_t got;
+
+	do {
+		got = waitpid(tid, &status, __WALL);
+	} while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	stop->tid = got;
+	classify(status, stop);
+	return 0;
+}
+
+int target_resume(pid_t tid, int sig)
+{
+	return (int)ptrace(PTRACE_CONT, tid, 0L, (long)sig);
+}
+
+int target_step(pid_t tid)
+{
+	return (int)ptrace(PTRACE_SINGLESTEP, tid, 0L, 0L);
+}
+
+int target_listen(pid_t tid)
+{
+	return (int)ptrace(PTRACE_LISTEN, tid, 0L, 0L);
+}
+
+int target_detach(pid_t tid, int sig)
+{
+	return (int)ptrace(PTRACE_DETACH, tid, 0L, (long)sig);
+}
+
+int target_get_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	return (int)ptrace(PTRACE_GETREGS, tid, 0L, regs);
+}
+
+int target_set_regs(pid_t tid, const struct user_regs_struct *regs)
+{
+	return (int)ptrace(PTRACE_SETREGS, tid, 0L, regs);
+}
+
+int target_read(const struct target *t, uint64_t addr, void *buf, size_t n)
+{
+	ssize_t got = pread(t->mem_fd, buf, n, (off_t)addr);
+
+	if (got == (ssize_t)n)
+		return 0;
+	if (got >= 0)
+		errno = EIO;
+	return -1;
+}
+
+int target_write(const struct target *t, uint64_t addr, const void *buf,
+		 size_t n)
+{
+	ssize_t put = pwrite(t->mem_fd, buf, n, (off_t)addr);
+
+	if (put == (ssize_t)n)
+		return 0;
+	if (put >= 0)
+		errno = EIO;
+	return -1;
+}
+
+int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n)
+{
+	char mem[64];
+
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
+	struct target t = {.pid = pid, .mem_fd = open(mem, O_RDWR | O_CLOEXEC)};
+	if (t.mem_fd < 0)
+		return -1;
+	int ret = target_write(&t, addr, buf, n);
+	close(t.mem_fd);
+	return ret;
+}
+
+pid_t target_tgid(pid_t tid)
+{
+	char path[64], line[256];
+	pid_t tgid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	}
+	fclose(f);
+	return tgid;
+}
+
+bool target_share_memory(pid_t a, pid_t b)
+{
+	long r = syscall(SYS_kcmp, a, b, KCMP_VM, 0L, 0L);
+
+	return r != 1 && r != 2;
+}
+
+void target_close(struct target *t)
+{
+	if (t->mem_fd >= 0)
+		close(t->mem_fd);
+	t->mem_fd = -1;
+}

@@ -1,0 +1,78 @@
+/* The traced process: starting it, waiting for its stops and telling them
+ * apart, reading and writing its registers and memory. The only module
+ * that calls ptrace() and waitpid(). */
+#ifndef MEMPROF_TARGET_H
+#define MEMPROF_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+/* What a wait status means, decided once here. */
+enum trace_event {
+	TEV_EXITED,      /* a thread or process exited; code = exit status */
+	TEV_KILLED,      /* the process was killed; sig = the signal */
+	TEV_BREAKPOINT,  /* an int3 was hit */
+	TEV_STEPPED,     /* a single step finished */
+	TEV_SIGNAL,      /* a signal is about to be delivered; sig */
+	TEV_GROUP_STOP,  /* stopped by SIGSTOP/SIGTSTP/...; sig */
+	TEV_START,       /* a new thread or process stops before running */
+	TEV_CLONE,       /* made a thread; msg = its tid */
+	TEV_FORK,        /* made a process (fork, vfork); msg = its pid */
+	TEV_EXEC,        /* exec done; msg = the former thread id */
+	TEV_EXIT,        /* about to exit; code = the wait status to come */
+};
+
+struct stop {
+	pid_t tid;
+	enum trace_event event;
+	int sig;
+	int code;
+	unsigned long msg;
+};
+
+struct target {
+	pid_t pid;  /* the thread group we trace */
+	int mem_fd; /* /proc/PID/mem, kept open */
+};
+
+/* Resolves PROGRAM as a shell would (PATH when it has no '/'). Returns a
+ * new string, or NULL with errno ENOENT (not found) or EACCES (found but
+ * not executable). */
+char *target_find_program(const char *program);
+
+/* Starts ARGV[0] at PATH under ptrace; on return the process has just
+ * executed PATH and is stopped (TEV_EXEC), nothing of it has run. Returns
+ * 0, or -1 with errno (EPERM: ptrace is not permitted). */
+int target_spawn(struct target *t, const char *path, char *const argv[]);
+
+/* Waits for the next stop of any traced thread (TID -1) or of one. Returns
+ * 0, or -1 with errno (ECHILD: nothing left to wait for). */
+int target_wait(pid_t tid, struct stop *stop);
+
+int target_resume(pid_t tid, int sig);
+int target_step(pid_t tid);
+int target_listen(pid_t tid);
+int target_detach(pid_t tid, int sig);
+
+int target_get_regs(pid_t tid, struct user_regs_struct *regs);
+int target_set_regs(pid_t tid, const struct user_regs_struct *regs);
+
+/* Memory of the traced process (text pages included). */
+int target_read(const struct target *t, uint64_t addr, void *buf, size_t n);
+int target_write(const struct target *t, uint64_t addr, const void *buf,
+		 size_t n);
+/* The same for another process we trace (a fork child). */
+int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n);
+
+/* The thread group a thread belongs to; -1 when it cannot be told. */
+pid_t target_tgid(pid_t tid);
+/* Whether two processes share their memory (vfork, CLONE_VM); true when
+ * it cannot be told, which is the safe answer for callers. */
+bool target_share_memory(pid_t a, pid_t b);
+
+void target_close(struct target *t);
+
+#endif
