@@ -20,6 +20,9 @@ struct func_stats {
 	int first_line; /* the header line (DW_AT_decl_line) */
 	int last_line;
 	uint64_t calls; /* activations entered */
+	/* RSS at return minus RSS at entry, summed over the outermost
+	 * activations: what the increments add up to. */
+	int64_t growth;
 	struct line_stats *lines; /* last_line - first_line + 1 entries */
 };
 

@@ -1,0 +1,233 @@
+/* Line accounting: activations per thread, figures per line. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "util.h"
+
+struct activation {
+	int func;
+	int line;         /* the current line */
+	int64_t start;    /* RSS when the current line began, less what inner
+			   * activations of the same function recorded */
+	uint64_t entry_rss;
+};
+
+struct thread_stack {
+	int tid;
+	struct activation *acts;
+	size_t depth, cap;
+};
+
+struct account {
+	struct func_stats *funcs;
+	size_t nfuncs, funcs_cap;
+	struct thread_stack *threads;
+	size_t nthreads, threads_cap;
+	uint64_t line_events;
+};
+
+struct account *account_new(void)
+{
+	return xcalloc(1, sizeof(struct account));
+}
+
+void account_free(struct account *acct)
+{
+	if (!acct)
+		return;
+	for (size_t i = 0; i < acct->nfuncs; i++) {
+		free(acct->funcs[i].name);
+		free(acct->funcs[i].file);
+		free(acct->funcs[i].lines);
+	}
+	for (size_t i = 0; i < acct->nthreads; i++)
+		free(acct->threads[i].acts);
+	free(acct->funcs);
+	free(acct->threads);
+	free(acct);
+}
+
+int account_add_func(struct account *acct, const char *name, const char *file,
+		     int first_line, int last_line)
+{
+	struct func_stats *f;
+
+	if (last_line < first_line)
+		last_line = first_line;
+	if (acct->nfuncs == acct->funcs_cap) {
+		acct->funcs_cap = acct->funcs_cap ? 2 * acct->funcs_cap : 4;
+		acct->funcs = xrealloc(acct->funcs,
+				       acct->funcs_cap * sizeof(*acct->funcs));
+	}
+	f = &acct->funcs[acct->nfuncs];
+	memset(f, 0, sizeof(*f));
+	f->name = xstrdup(name);
+	f->file = xstrdup(file ? file : "");
+	f->first_line = first_line;
+	f->last_line = last_line;
+	f->lines = xcalloc((size_t)(last_line - first_line) + 1,
+			   sizeof(*f->lines));
+	return (int)acct->nfuncs++;
+}
+
+size_t account_func_count(const struct account *acct)
+{
+	return acct->nfuncs;
+}
+
+const struct func_stats *account_func(const struct account *acct, size_t idx)
+{
+	return idx < acct->nfuncs ? &acct->funcs[idx] : NULL;
+}
+
+static struct thread_stack *find_thread(const struct account *acct, int tid)
+{
+	for (size_t i = 0; i < acct->nthreads; i++)
+		if (acct->threads[i].tid == tid)
+			return &acct->threads[i];
+	return NULL;
+}
+
+static struct thread_stack *get_thread(struct account *acct, int tid)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+
+	if (t)
+		return t;
+	if (acct->nthreads == acct->threads_cap) {
+		acct->threads_cap = acct->threads_cap ? 2 * acct->threads_cap
+						      : 4;
+		acct->threads = xrealloc(acct->threads,
+					 acct->threads_cap *
+						 sizeof(*acct->threads));
+	}
+	t = &acct->threads[acct->nthreads++];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	return t;
+}
+
+/* Forgets a thread with nothing open, so that programs with many
+ * short-lived threads do not slow the lookup down. */
+static void drop_thread_if_idle(struct account *acct, struct thread_stack *t)
+{
+	if (t->depth)
+		return;
+	free(t->acts);
+	*t = acct->threads[--acct->nthreads];
+}
+
+/* The current line of ACT ends at RSS. */
+static void end_line(struct account *acct, const struct activation *act,
+		     uint64_t rss)
+{
+	struct func_stats *f = &acct->funcs[act->func];
+	struct line_stats *ls;
+
+	if (act->line < f->first_line || act->line > f->last_line)
+		return;
+	ls = &f->lines[act->line - f->first_line];
+	ls->occurrences++;
+	ls->increment += (int64_t)rss - act->start;
+	if (rss > ls->mem_usage)
+		ls->mem_usage = rss;
+}
+
+void account_enter(struct account *acct, int tid, int func, uint64_t rss)
+{
+	struct thread_stack *t;
+	struct activation *act;
+
+	if (func < 0 || (size_t)func >= acct->nfuncs)
+		return;
+	t = get_thread(acct, tid);
+	if (t->depth == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 8;
+		t->acts = xrealloc(t->acts, t->cap * sizeof(*t->acts));
+	}
+	act = &t->acts[t->depth++];
+	act->func = func;
+	act->line = acct->funcs[func].first_line;
+	act->start = (int64_t)rss;
+	act->entry_rss = rss;
+	acct->funcs[func].calls++;
+}
+
+void account_line(struct account *acct, int tid, int line, uint64_t rss)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+	struct activation *act;
+
+	if (!t || !t->depth)
+		return;
+	act = &t->acts[t->depth - 1];
+	end_line(acct, act, rss);
+	act->line = line;
+	act->start = (int64_t)rss;
+	acct->line_events++;
+}
+
+/* Pops T's innermost activation. An enclosing activation of the same
+ * function is not charged again for what this one recorded; only the
+ * outermost adds to the function's growth. */
+static void pop_activation(struct account *acct, struct thread_stack *t,
+			   uint64_t rss)
+{
+	struct activation *act = &t->acts[t->depth - 1];
+	int64_t recorded = (int64_t)rss - (int64_t)act->entry_rss;
+
+	end_line(acct, act, rss);
+	t->depth--;
+	for (size_t i = t->depth; i-- > 0;) {
+		if (t->acts[i].func == act->func) {
+			t->acts[i].start += recorded;
+			return;
+		}
+	}
+	acct->funcs[act->func].growth += recorded;
+}
+
+void account_return(struct account *acct, int tid, uint64_t rss)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+
+	if (!t || !t->depth)
+		return;
+	pop_activation(acct, t, rss);
+	drop_thread_if_idle(acct, t);
+}
+
+void account_end_thread(struct account *acct, int tid, uint64_t rss)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+
+	if (!t)
+		return;
+	while (t->depth)
+		pop_activation(acct, t, rss);
+	drop_thread_if_idle(acct, t);
+}
+
+void account_end_all(struct account *acct, uint64_t rss)
+{
+	while (acct->nthreads) {
+		struct thread_stack *t = &acct->threads[acct->nthreads - 1];
+
+		while (t->depth)
+			pop_activation(acct, t, rss);
+		drop_thread_if_idle(acct, t);
+	}
+}
+
+size_t account_depth(const struct account *acct, int tid)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+
+	return t ? t->depth : 0;
+}
+
+uint64_t account_line_events(const struct account *acct)
+{
+	return acct->line_events;
+}

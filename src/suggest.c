@@ -1,0 +1,143 @@
+/* "Did you mean": edit distance, with names that contain the wanted one
+ * (or are contained in it) counted as close. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suggest.h"
+#include "util.h"
+
+struct candidate {
+	char *name;
+	size_t score; /* lower is closer */
+};
+
+struct suggest {
+	char *wanted;
+	struct candidate *cands;
+	size_t ncands, cap;
+};
+
+struct suggest *suggest_new(const char *wanted)
+{
+	struct suggest *s = xcalloc(1, sizeof(*s));
+
+	s->wanted = xstrdup(wanted);
+	return s;
+}
+
+void suggest_free(struct suggest *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->ncands; i++)
+		free(s->cands[i].name);
+	free(s->cands);
+	free(s->wanted);
+	free(s);
+}
+
+/* Levenshtein distance, ignoring case, in one row of memory. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xmalloc((lb + 1) * sizeof(*row));
+	size_t result;
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = tolower((unsigned char)a[i - 1]) !=
+				      tolower((unsigned char)b[j - 1]);
+			size_t best = diag + cost;
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	result = row[lb];
+	free(row);
+	return result;
+}
+
+/* How many edits still make a plausible typo of WANTED. */
+static size_t max_distance(const char *wanted)
+{
+	size_t len = strlen(wanted);
+
+	return len < 6 ? 2 : len / 3;
+}
+
+static size_t score_of(const char *wanted, const char *name)
+{
+	size_t d = distance(wanted, name);
+
+	if (strlen(wanted) >= 3 && strlen(name) >= 3 &&
+	    (strcasestr(name, wanted) || strcasestr(wanted, name)))
+		return d < 1 ? d : 1;
+	return d;
+}
+
+void suggest_offer(struct suggest *s, const char *name)
+{
+	size_t score;
+
+	if (!name || !*name || strcmp(name, s->wanted) == 0)
+		return;
+	score = score_of(s->wanted, name);
+	if (score > max_distance(s->wanted))
+		return;
+	for (size_t i = 0; i < s->ncands; i++)
+		if (strcmp(s->cands[i].name, name) == 0)
+			return;
+	if (s->ncands == s->cap) {
+		s->cap = s->cap ? 2 * s->cap : 8;
+		s->cands = xrealloc(s->cands, s->cap * sizeof(*s->cands));
+	}
+	s->cands[s->ncands].name = xstrdup(name);
+	s->cands[s->ncands].score = score;
+	s->ncands++;
+}
+
+static int by_score(const void *pa, const void *pb)
+{
+	const struct candidate *a = pa, *b = pb;
+
+	if (a->score != b->score)
+		return a->score < b->score ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+char *suggest_list(const struct suggest *s, size_t max)
+{
+	struct candidate *sorted;
+	size_t n = s->ncands < max ? s->ncands : max;
+	size_t len = 1;
+	char *out;
+
+	if (n == 0)
+		return NULL;
+	sorted = xmalloc(s->ncands * sizeof(*sorted));
+	memcpy(sorted, s->cands, s->ncands * sizeof(*sorted));
+	qsort(sorted, s->ncands, sizeof(*sorted), by_score);
+	for (size_t i = 0; i < n; i++)
+		len += strlen(sorted[i].name) + 2;
+	out = xmalloc(len);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(out, ", ");
+		strcat(out, sorted[i].name);
+	}
+	free(sorted);
+	return out;
+}
