@@ -1,6 +1,6 @@
 /* Breakpoints: int3 bytes in the traced process and what each one is
- * for. One breakpoint can have several roles at once (a return address
- * that is also a line site of the caller). */
+ * for. One breakpoint can have several roles at once (a ret that is also
+ * a line site). */
 #ifndef MEMPROF_BREAKPOINT_H
 #define MEMPROF_BREAKPOINT_H
 
@@ -13,16 +13,16 @@
 enum bp_role {
 	BP_ENTRY = 1u << 0,  /* first instruction of a profiled function */
 	BP_LINE = 1u << 1,   /* a line site of a profiled function */
-	BP_RETURN = 1u << 2, /* where open activations return to */
+	BP_RETURN = 1u << 2, /* a ret instruction of a profiled function */
 };
 
 struct breakpoint {
 	uint64_t addr;
 	uint8_t orig;     /* the byte the int3 replaces */
 	unsigned roles;
-	int func;         /* BP_ENTRY, BP_LINE: index of the function */
+	int func;         /* index of the profiled function */
 	int line;         /* BP_LINE: its line */
-	unsigned returns; /* BP_RETURN: activations that return here */
+	uint16_t ret_pop; /* BP_RETURN: bytes the ret pops after the address */
 };
 
 struct bp_table;

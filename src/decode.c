@@ -30,8 +30,13 @@ static void classify(const cs_insn *ci, struct insn *in)
 	uint64_t target = 0;
 
 	in->flow = FLOW_NEXT;
-	if (in_group(ci, CS_GRP_RET) || in_group(ci, CS_GRP_IRET)) {
+	if (ci->id == X86_INS_RET) {
 		in->flow = FLOW_RET;
+		if (direct_target(ci, &target))
+			in->target = target;
+	} else if (in_group(ci, CS_GRP_RET) || in_group(ci, CS_GRP_IRET)) {
+		/* far returns and iret: not a C function's own return */
+		in->flow = FLOW_INDIRECT_JUMP;
 	} else if (in_group(ci, CS_GRP_CALL)) {
 		in->flow = FLOW_CALL;
 		if (direct_target(ci, &target))

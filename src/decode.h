@@ -18,7 +18,9 @@ enum insn_flow {
 
 struct insn {
 	uint64_t addr;
-	uint64_t target; /* FLOW_JUMP, FLOW_COND, direct FLOW_CALL */
+	/* FLOW_JUMP, FLOW_COND, direct FLOW_CALL: where it goes; FLOW_RET:
+	 * the bytes it pops besides the return address */
+	uint64_t target;
 	uint8_t len;
 	uint8_t flow;
 };

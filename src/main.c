@@ -130,14 +130,17 @@ static int exit_status(const struct session *s)
 
 int main(int argc, char **argv)
 {
-	struct options opts;
+	/* Static, so that what they own stays reachable when an error ends
+	 * memprof with exit(). */
+	static struct options opts;
+	static char *program;
 	struct session s;
 	struct output out;
 
 	cli_parse(argc, argv, &opts);
 	memset(&s, 0, sizeof(s));
 	s.opts = &opts;
-	char *program = resolve_program(opts.argv[0]);
+	program = resolve_program(opts.argv[0]);
 	s.program = program;
 	open_output(&out, opts.output);
 	catch_signals();
@@ -152,6 +155,9 @@ int main(int argc, char **argv)
 		profiler_end(&s);
 		if (out.tmp)
 			unlink(out.tmp);
+		free(out.tmp);
+		free(program);
+		cli_free(&opts);
 		return ret;
 	}
 

@@ -49,7 +49,8 @@ static void add_sites(struct session *s, int idx)
 		free(part);
 	}
 	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
-	free(all);
+	pf->insns = all;
+	pf->ninsns = nall;
 }
 
 static const uint8_t *orig_byte(const struct func_info *fi, uint64_t addr)
@@ -63,7 +64,7 @@ static const uint8_t *orig_byte(const struct func_info *fi, uint64_t addr)
 }
 
 static int arm(struct session *s, int idx, uint64_t addr, unsigned role,
-	       int line)
+	       int arg)
 {
 	const struct func_info *fi = s->funcs[idx].info;
 	struct breakpoint *bp = bp_get(s->bps, &s->target, addr,
@@ -74,7 +75,9 @@ static int arm(struct session *s, int idx, uint64_t addr, unsigned role,
 	bp->roles |= role;
 	bp->func = idx;
 	if (role == BP_LINE)
-		bp->line = line;
+		bp->line = arg;
+	if (role == BP_RETURN)
+		bp->ret_pop = (uint16_t)arg;
 	return 0;
 }
 
@@ -91,6 +94,14 @@ static int add_function(struct session *s, struct func_info *fi)
 	for (size_t i = 0; i < s->funcs[idx].nsites; i++) {
 		const struct site *site = &s->funcs[idx].sites[i];
 		if (arm(s, idx, site->addr, BP_LINE, site->line) < 0)
+			return -1;
+	}
+	/* Returns are caught at the function's own ret instructions, so
+	 * that nothing outside it is ever touched. */
+	for (size_t i = 0; i < s->funcs[idx].ninsns; i++) {
+		const struct insn *in = &s->funcs[idx].insns[i];
+		if (in->flow == FLOW_RET &&
+		    arm(s, idx, in->addr, BP_RETURN, (int)in->target) < 0)
 			return -1;
 	}
 	return 0;
@@ -189,22 +200,19 @@ static struct thread *thread_get(struct session *s, pid_t tid)
 	return &s->threads[s->nthreads++];
 }
 
-static void release_return(struct session *s, uint64_t ret_addr)
-{
-	struct breakpoint *bp = bp_find(s->bps, ret_addr);
-
-	if (!bp || !(bp->roles & BP_RETURN))
-		return;
-	if (--bp->returns == 0)
-		bp_drop_role(s->bps, &s->target, bp, BP_RETURN);
-}
-
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
-	struct frame *f = &th->frames[--th->depth];
-
+	th->depth--;
 	account_return(s->acct, th->tid, rss);
-	release_return(s, f->ret_addr);
+}
+
+/* Activations whose stack is gone (left by longjmp, say) end when the
+ * thread is seen above them. */
+static void pop_dead_frames(struct session *s, struct thread *th,
+			    uint64_t sp, uint64_t rss)
+{
+	while (th->depth && th->frames[th->depth - 1].sp < sp)
+		pop_frame(s, th, rss);
 }
 
 /* A thread ends: its open activations end with it. */
@@ -223,15 +231,6 @@ static void thread_end(struct session *s, pid_t tid, uint64_t rss)
 static void enter(struct session *s, struct thread *th, int func,
 		  uint64_t addr, uint64_t sp, uint64_t rss)
 {
-	uint64_t ret_addr = 0;
-
-	if (target_read(&s->target, sp, &ret_addr, sizeof(ret_addr)) < 0)
-		return;
-	struct breakpoint *rb = bp_get(s->bps, &s->target, ret_addr, NULL);
-	if (!rb)
-		return;
-	rb->roles |= BP_RETURN;
-	rb->returns++;
 	if (th->depth == th->cap) {
 		th->cap = th->cap ? 2 * th->cap : 8;
 		th->frames = xrealloc(th->frames,
@@ -240,7 +239,6 @@ static void enter(struct session *s, struct thread *th, int func,
 	th->frames[th->depth++] = (struct frame){
 		.func = func,
 		.sp = sp,
-		.ret_addr = ret_addr,
 		.line = s->funcs[func].info->decl_line,
 		.line_start = addr,
 		.last_site = addr,
@@ -340,6 +338,28 @@ static void step_over(struct session *s, pid_t tid, uint64_t addr)
 	target_resume(tid, sig);
 }
 
+/* A ret of a profiled function: its activation ends, and the ret is done
+ * here, so that no step is needed. */
+static void emulate_return(struct session *s, struct thread *th, int func,
+			   uint16_t pop, struct user_regs_struct *regs,
+			   uint64_t rss)
+{
+	uint64_t ret_addr;
+
+	if (th->depth && th->frames[th->depth - 1].func == func &&
+	    th->frames[th->depth - 1].sp == regs->rsp)
+		pop_frame(s, th, rss);
+	if (target_read(&s->target, regs->rsp, &ret_addr,
+			sizeof(ret_addr)) < 0) {
+		step_over(s, th->tid, regs->rip);
+		return;
+	}
+	regs->rip = ret_addr;
+	regs->rsp += 8 + pop;
+	if (target_set_regs(th->tid, regs) == 0)
+		target_resume(th->tid, 0);
+}
+
 static void on_breakpoint(struct session *s, pid_t tid)
 {
 	struct user_regs_struct regs;
@@ -362,11 +382,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 	struct thread *th = thread_get(s, tid);
 	uint64_t rss = sampler_rss(&s->sampler);
 
-	/* returns first: the return address may be a caller's line site */
-	if (roles & BP_RETURN) {
-		while (th->depth && th->frames[th->depth - 1].sp + 8 <= regs.rsp)
-			pop_frame(s, th, rss);
-	}
+	pop_dead_frames(s, th, regs.rsp, rss);
 	if (roles & (BP_ENTRY | BP_LINE)) {
 		const struct frame *top =
 			th->depth ? &th->frames[th->depth - 1] : NULL;
@@ -376,6 +392,10 @@ static void on_breakpoint(struct session *s, pid_t tid)
 			enter(s, th, func, addr, regs.rsp, rss);
 		else if (roles & BP_LINE)
 			line_site(s, th, func, addr, rss);
+	}
+	if (roles & BP_RETURN) {
+		emulate_return(s, th, func, bp->ret_pop, &regs, rss);
+		return;
 	}
 	step_over(s, tid, addr);
 }
@@ -479,6 +499,7 @@ void profiler_end(struct session *s)
 	for (size_t i = 0; i < s->nfuncs; i++) {
 		func_info_free(s->funcs[i].info);
 		free(s->funcs[i].sites);
+		free(s->funcs[i].insns);
 	}
 	free(s->funcs);
 	for (size_t i = 0; i < s->nthreads; i++)

@@ -19,8 +19,8 @@
  * line it is on. The figures live in the accounting. */
 struct frame {
 	int func;
-	uint64_t sp;         /* stack pointer at entry */
-	uint64_t ret_addr;
+	uint64_t sp;         /* stack pointer at entry: it holds the return
+			      * address, and is the stack pointer at ret */
 	int line;            /* current line */
 	uint64_t line_start; /* site where the current line began */
 	uint64_t last_site;  /* last site hit */
@@ -36,6 +36,8 @@ struct profiled_func {
 	struct func_info *info;
 	struct site *sites;
 	size_t nsites;
+	struct insn *insns; /* its machine code, decoded */
+	size_t ninsns;
 };
 
 struct stats {
