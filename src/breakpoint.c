@@ -151,3 +151,13 @@ size_t bp_count(const struct bp_table *bps)
 {
 	return bps->count;
 }
+
+struct breakpoint *bp_next(const struct bp_table *bps, size_t *cursor)
+{
+	while (*cursor < bps->cap) {
+		struct breakpoint *bp = bps->slots[(*cursor)++];
+		if (bp)
+			return bp;
+	}
+	return NULL;
+}

@@ -14,6 +14,7 @@ enum bp_role {
 	BP_ENTRY = 1u << 0,  /* first instruction of a profiled function */
 	BP_LINE = 1u << 1,   /* a line site of a profiled function */
 	BP_RETURN = 1u << 2, /* a ret instruction of a profiled function */
+	BP_PASS = 1u << 3,   /* none of these: only run past (a test) */
 };
 
 struct breakpoint {
@@ -23,6 +24,9 @@ struct breakpoint {
 	int func;         /* index of the profiled function */
 	int line;         /* BP_LINE: its line */
 	uint16_t ret_pop; /* BP_RETURN: bytes the ret pops after the address */
+	/* where a thread stopped here goes on: the instruction's out-of-line
+	 * copy; 0 when it must be stepped in place */
+	uint64_t resume;
 };
 
 struct bp_table;
@@ -44,5 +48,7 @@ int bp_remove_all(struct bp_table *bps, const struct target *t);
 /* Puts every original byte back in another process (a fork child). */
 void bp_clean_process(const struct bp_table *bps, pid_t pid);
 size_t bp_count(const struct bp_table *bps);
+/* Every breakpoint in turn: start with *CURSOR 0; NULL at the end. */
+struct breakpoint *bp_next(const struct bp_table *bps, size_t *cursor);
 
 #endif

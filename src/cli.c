@@ -30,6 +30,17 @@ static void print_help(void)
 	     "default 1)\n"
 	     "      --stats           print line events, stops and times "
 	     "after the report\n"
+	     "      --engine ENGINE   how a thread goes past a breakpoint: "
+	     "copy (default:\n"
+	     "                        runs the instruction out of line) or "
+	     "step (puts\n"
+	     "                        the byte back and single-steps; "
+	     "slower)\n"
+	     "      --every-instruction\n"
+	     "                        a breakpoint on every instruction of "
+	     "the functions\n"
+	     "                        (a check of the relocator; the table "
+	     "is the same)\n"
 	     "  -h, --help            show this help\n"
 	     "  -V, --version         show the version\n\n"
 	     "Exit status: the program's own; 128+N when signal N killed "
@@ -70,7 +81,23 @@ static int parse_precision(const char *arg)
 	return (int)n;
 }
 
-enum { OPT_FUNC = 256, OPT_FORMAT, OPT_PRECISION, OPT_STATS };
+enum {
+	OPT_FUNC = 256,
+	OPT_FORMAT,
+	OPT_PRECISION,
+	OPT_STATS,
+	OPT_ENGINE,
+	OPT_EVERY_INSN,
+};
+
+static bool parse_engine(const char *arg)
+{
+	if (strcmp(arg, "copy") == 0)
+		return false;
+	if (strcmp(arg, "step") == 0)
+		return true;
+	usage_error("unknown engine '%s': use copy or step", arg);
+}
 
 static const struct option long_options[] = {
 	{"func", required_argument, NULL, OPT_FUNC},
@@ -78,6 +105,8 @@ static const struct option long_options[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"precision", required_argument, NULL, OPT_PRECISION},
 	{"stats", no_argument, NULL, OPT_STATS},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"every-instruction", no_argument, NULL, OPT_EVERY_INSN},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -115,6 +144,12 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_STATS:
 			opts->stats = true;
+			break;
+		case OPT_ENGINE:
+			opts->step = parse_engine(optarg);
+			break;
+		case OPT_EVERY_INSN:
+			opts->every_insn = true;
 			break;
 		case 'h':
 			print_help();

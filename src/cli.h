@@ -14,6 +14,8 @@ struct options {
 	enum report_format format;
 	int precision;
 	bool stats;
+	bool step;       /* --engine step: restore, single-step, re-insert */
+	bool every_insn; /* --every-instruction */
 	char **argv; /* the program and its arguments */
 };
 

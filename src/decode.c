@@ -25,6 +25,58 @@ static bool direct_target(const cs_insn *ci, uint64_t *target)
 	return true;
 }
 
+static bool frame_operand(const cs_x86_op *op)
+{
+	return (op->mem.base == X86_REG_RSP || op->mem.base == X86_REG_RBP) &&
+	       op->mem.segment == X86_REG_INVALID;
+}
+
+/* The instructions a function's epilogue is made of, when they touch no
+ * memory but the stack frame and write none. */
+static bool is_quiet(const cs_insn *ci)
+{
+	const cs_x86 *x86 = &ci->detail->x86;
+
+	if (ci->id == X86_INS_LEA)
+		return true; /* computes an address, touches nothing */
+	switch (ci->id) {
+	case X86_INS_MOV:
+	case X86_INS_MOVZX:
+	case X86_INS_MOVSX:
+	case X86_INS_MOVSXD:
+	case X86_INS_LEA:
+	case X86_INS_ADD:
+	case X86_INS_SUB:
+	case X86_INS_XOR:
+	case X86_INS_AND:
+	case X86_INS_OR:
+	case X86_INS_CMP:
+	case X86_INS_TEST:
+	case X86_INS_POP:
+	case X86_INS_LEAVE:
+	case X86_INS_NOP:
+	case X86_INS_ENDBR64:
+	case X86_INS_MOVD:
+	case X86_INS_MOVQ:
+	case X86_INS_MOVSS:
+	case X86_INS_MOVSD:
+	case X86_INS_MOVAPS:
+	case X86_INS_MOVAPD:
+		break;
+	default:
+		return false;
+	}
+	for (uint8_t i = 0; i < x86->op_count; i++) {
+		const cs_x86_op *op = &x86->operands[i];
+
+		if (op->type != X86_OP_MEM)
+			continue;
+		if ((op->access & CS_AC_WRITE) || !frame_operand(op))
+			return false;
+	}
+	return true;
+}
+
 static void classify(const cs_insn *ci, struct insn *in)
 {
 	uint64_t target = 0;
@@ -71,6 +123,8 @@ size_t decode_code(const uint8_t *code, size_t len, uint64_t addr,
 			(*insns)[i].addr = ci[i].address;
 			(*insns)[i].len = (uint8_t)ci[i].size;
 			classify(&ci[i], &(*insns)[i]);
+			(*insns)[i].quiet = (*insns)[i].flow == FLOW_NEXT &&
+					    is_quiet(&ci[i]);
 		}
 		cs_free(ci, n);
 	}

@@ -23,6 +23,9 @@ struct insn {
 	uint64_t target;
 	uint8_t len;
 	uint8_t flow;
+	/* cannot change the memory the process uses: no store, no call, no
+	 * read but of the stack frame (pages that are there already) */
+	uint8_t quiet;
 };
 
 /* Decodes LEN bytes of CODE found at ADDR. Returns the number of

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "profiler.h"
+#include "relocate.h"
 #include "util.h"
 
 static double now(void)
@@ -51,15 +52,22 @@ static void add_sites(struct session *s, int idx)
 	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
 	pf->insns = all;
 	pf->ninsns = nall;
+	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);
 }
 
-static const uint8_t *orig_byte(const struct func_info *fi, uint64_t addr)
+/* The original bytes at ADDR, from the ELF file; *AVAIL says how many
+ * follow in the same range. */
+static const uint8_t *orig_code(const struct func_info *fi, uint64_t addr,
+				size_t *avail)
 {
 	for (size_t r = 0; r < fi->nranges; r++) {
 		const struct code_range *cr = &fi->ranges[r];
-		if (addr >= cr->lo && addr < cr->hi)
+		if (addr >= cr->lo && addr < cr->hi) {
+			*avail = cr->hi - addr;
 			return &cr->bytes[addr - cr->lo];
+		}
 	}
+	*avail = 0;
 	return NULL;
 }
 
@@ -67,8 +75,9 @@ static int arm(struct session *s, int idx, uint64_t addr, unsigned role,
 	       int arg)
 {
 	const struct func_info *fi = s->funcs[idx].info;
+	size_t avail;
 	struct breakpoint *bp = bp_get(s->bps, &s->target, addr,
-				       orig_byte(fi, addr));
+				       orig_code(fi, addr, &avail));
 
 	if (!bp)
 		return -1;
@@ -96,12 +105,19 @@ static int add_function(struct session *s, struct func_info *fi)
 		if (arm(s, idx, site->addr, BP_LINE, site->line) < 0)
 			return -1;
 	}
+	/* With --every-instruction the others get one too, to prove that
+	 * every instruction runs right out of line. */
+	for (size_t i = 0; s->opts->every_insn && i < s->funcs[idx].ninsns;
+	     i++) {
+		if (arm(s, idx, s->funcs[idx].insns[i].addr, BP_PASS, 0) < 0)
+			return -1;
+	}
 	/* Returns are caught at the function's own ret instructions, so
 	 * that nothing outside it is ever touched. */
-	for (size_t i = 0; i < s->funcs[idx].ninsns; i++) {
-		const struct insn *in = &s->funcs[idx].insns[i];
-		if (in->flow == FLOW_RET &&
-		    arm(s, idx, in->addr, BP_RETURN, (int)in->target) < 0)
+	for (size_t i = 0; i < s->funcs[idx].nrets; i++) {
+		const struct insn *in =
+			&s->funcs[idx].insns[s->funcs[idx].rets[i]];
+		if (arm(s, idx, in->addr, BP_RETURN, (int)in->target) < 0)
 			return -1;
 	}
 	return 0;
@@ -146,6 +162,34 @@ static int find_functions(struct session *s)
 	return 0;
 }
 
+/* Maps the out-of-line area and gives every breakpoint its copy; one
+ * that cannot be relocated is stepped in place instead. */
+static void place_copies(struct session *s)
+{
+	size_t cursor = 0, avail;
+	struct breakpoint *bp;
+
+	if (s->nfuncs == 0 ||
+	    xol_map(&s->xol, &s->target, s->target.pid,
+		    s->funcs[0].info->entry,
+		    (bp_count(s->bps) + 1) * RELOC_MAX) < 0) {
+		warn_msg("cannot map the out-of-line area (%s); stepping "
+			 "instead",
+			 strerror(errno));
+		return;
+	}
+	while ((bp = bp_next(s->bps, &cursor))) {
+		const uint8_t *code =
+			orig_code(s->funcs[bp->func].info, bp->addr, &avail);
+
+		if (!(bp->roles & BP_RETURN) && code)
+			bp->resume = xol_place(&s->xol, &s->target, code,
+					       avail, bp->addr);
+		if (!bp->resume && !(bp->roles & BP_RETURN))
+			s->stats.stepped_sites++;
+	}
+}
+
 int profiler_start(struct session *s)
 {
 	char *err = NULL;
@@ -175,6 +219,8 @@ int profiler_start(struct session *s)
 	int ret = find_functions(s);
 	if (ret)
 		return ret;
+	if (!s->opts->step)
+		place_copies(s);
 	if (sampler_open(&s->sampler, s->target.pid) < 0)
 		return program_error(s, EXIT_INTERNAL,
 				     "%s: cannot read its memory figures: %s",
@@ -244,6 +290,8 @@ static void enter(struct session *s, struct thread *th, int func,
 		.last_site = addr,
 	};
 	account_enter(s->acct, th->tid, func, rss);
+	/* the header line's occurrence: Python's tracer has a call event */
+	s->stats.line_events++;
 }
 
 static const struct site *site_at(const struct profiled_func *pf,
@@ -294,6 +342,9 @@ static void line_site(struct session *s, struct thread *th, int func,
 		f->line_start = addr;
 	}
 	f->last_site = addr;
+	/* only quiet code runs from here to the ret: the call ends now */
+	if (site->returns)
+		pop_frame(s, th, rss);
 }
 
 static void dispatch(struct session *s, const struct stop *stop);
@@ -351,7 +402,9 @@ static void emulate_return(struct session *s, struct thread *th, int func,
 		pop_frame(s, th, rss);
 	if (target_read(&s->target, regs->rsp, &ret_addr,
 			sizeof(ret_addr)) < 0) {
-		step_over(s, th->tid, regs->rip);
+		regs->rip--;
+		if (target_set_regs(th->tid, regs) == 0)
+			step_over(s, th->tid, regs->rip);
 		return;
 	}
 	regs->rip = ret_addr;
@@ -373,17 +426,14 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		target_resume(tid, SIGTRAP);
 		return;
 	}
-	regs.rip = addr;
-	if (target_set_regs(tid, &regs) < 0)
-		return;
 
 	unsigned roles = bp->roles;
 	int func = bp->func;
-	struct thread *th = thread_get(s, tid);
-	uint64_t rss = sampler_rss(&s->sampler);
+	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN)) {
+		struct thread *th = thread_get(s, tid);
+		uint64_t rss = sampler_rss(&s->sampler);
 
-	pop_dead_frames(s, th, regs.rsp, rss);
-	if (roles & (BP_ENTRY | BP_LINE)) {
+		pop_dead_frames(s, th, regs.rsp, rss);
 		const struct frame *top =
 			th->depth ? &th->frames[th->depth - 1] : NULL;
 		bool same_frame = top && top->func == func &&
@@ -392,12 +442,22 @@ static void on_breakpoint(struct session *s, pid_t tid)
 			enter(s, th, func, addr, regs.rsp, rss);
 		else if (roles & BP_LINE)
 			line_site(s, th, func, addr, rss);
+		if (roles & BP_RETURN) {
+			emulate_return(s, th, func, bp->ret_pop, &regs, rss);
+			return;
+		}
 	}
-	if (roles & BP_RETURN) {
-		emulate_return(s, th, func, bp->ret_pop, &regs, rss);
+	if (bp->resume) {
+		regs.rip = bp->resume;
+		if (target_set_regs(tid, &regs) == 0)
+			target_resume(tid, 0);
 		return;
 	}
-	step_over(s, tid, addr);
+	regs.rip = addr;
+	if (target_set_regs(tid, &regs) == 0) {
+		s->stats.stepped++;
+		step_over(s, tid, addr);
+	}
 }
 
 /* Other stops */
@@ -500,6 +560,7 @@ void profiler_end(struct session *s)
 		func_info_free(s->funcs[i].info);
 		free(s->funcs[i].sites);
 		free(s->funcs[i].insns);
+		free(s->funcs[i].rets);
 	}
 	free(s->funcs);
 	for (size_t i = 0; i < s->nthreads; i++)

@@ -24,10 +24,24 @@ static void format_mib(char *buf, size_t size, double bytes, int precision)
 		 bytes / MIB);
 }
 
+/* Whether LINE holds only the closing brace of a function. */
+static bool is_closing_brace(const char *line)
+{
+	line += strspn(line, " \t");
+	if (*line != '}')
+		return false;
+	line++;
+	return line[strspn(line, " \t;")] == '\0';
+}
+
 static void text_function(FILE *out, const struct func_stats *f,
 			  int precision)
 {
 	struct source *src = source_load(f->file);
+	const char *after = source_line(src, f->last_line + 1);
+	/* some compilers give the closing brace no code of its own */
+	int shown_last = after && is_closing_brace(after) ? f->last_line + 1
+							   : f->last_line;
 	char header[128];
 	int len;
 
@@ -38,13 +52,15 @@ static void text_function(FILE *out, const struct func_stats *f,
 	fprintf(out, "%s\n%.*s\n", header, len,
 		"========================================================"
 		"========================================================");
-	for (int line = f->first_line; line <= f->last_line; line++) {
-		const struct line_stats *ls = &f->lines[line - f->first_line];
+	for (int line = f->first_line; line <= shown_last; line++) {
+		const struct line_stats *ls =
+			line <= f->last_line ? &f->lines[line - f->first_line]
+					     : NULL;
 		const char *contents = source_line(src, line);
 		char lineno[16], mem[64] = "", inc[64] = "", occ[32] = "";
 
 		snprintf(lineno, sizeof(lineno), "%d", line);
-		if (ls->occurrences) {
+		if (ls && ls->occurrences) {
 			format_mib(mem, sizeof(mem), (double)ls->mem_usage,
 				   precision);
 			format_mib(inc, sizeof(inc), (double)ls->increment,

@@ -14,6 +14,7 @@
 #include "sampler.h"
 #include "sites.h"
 #include "target.h"
+#include "xol.h"
 
 /* The tracer's side of one activation: how to tell its return and which
  * line it is on. The figures live in the accounting. */
@@ -38,11 +39,15 @@ struct profiled_func {
 	size_t nsites;
 	struct insn *insns; /* its machine code, decoded */
 	size_t ninsns;
+	size_t *rets; /* the rets that need a breakpoint, as indexes */
+	size_t nrets;
 };
 
 struct stats {
 	uint64_t stops;       /* every stop the kernel reported */
 	uint64_t line_events;
+	uint64_t stepped;      /* stops that needed a single step */
+	size_t stepped_sites;  /* breakpoints without an out-of-line copy */
 	double tracer_seconds; /* handling stops */
 	double wall_seconds;
 };
@@ -55,6 +60,7 @@ struct session {
 	struct profiled_func *funcs; /* indexed like the accounting's */
 	size_t nfuncs;
 	struct bp_table *bps;
+	struct xol xol;
 	struct sampler sampler;
 	struct account *acct;
 	struct thread *threads;

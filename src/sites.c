@@ -59,6 +59,33 @@ static bool is_row_start(const struct line_row *rows, size_t nrows,
 	return lo < nrows && rows[lo].addr == addr;
 }
 
+static bool contiguous(const struct insn *insns, size_t ninsns, size_t i)
+{
+	return i + 1 < ninsns && insns[i + 1].addr == insns[i].addr + insns[i].len;
+}
+
+/* Whether the backward jump at I to T, both of one line, can never be a
+ * line event. It is one only when T is at or after the place where the
+ * line's current run began; when the run holding I can only be entered
+ * from other lines, and all of it lies after T, it began after T. */
+static bool back_edge_never_counts(const struct insn *insns, size_t ninsns,
+				   const int *line, const bool *same_line_entry,
+				   size_t i, size_t t)
+{
+	size_t r = i;
+
+	while (r > 0 && line[r - 1] == line[i] &&
+	       contiguous(insns, ninsns, r - 1))
+		r--;
+	if (insns[r].addr <= insns[t].addr)
+		return false;
+	for (size_t k = r; k <= i; k++) {
+		if (same_line_entry[k])
+			return false;
+	}
+	return true;
+}
+
 size_t sites_find(const struct insn *insns, size_t ninsns,
 		  const struct line_row *rows, size_t nrows,
 		  struct site **sites)
@@ -68,6 +95,8 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 	bool *site = xcalloc(cap, sizeof(*site));
 	bool *back = xcalloc(cap, sizeof(*back));
 	bool *forward = xcalloc(cap, sizeof(*forward));
+	bool *same_line_entry = xcalloc(cap, sizeof(*same_line_entry));
+	bool indirect = false;
 	int prev = 0;
 
 	for (size_t i = 0; i < ninsns; i++) {
@@ -77,14 +106,25 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 	}
 	for (size_t i = 0; i < ninsns; i++) {
 		const struct insn *in = &insns[i];
-		bool contiguous = i + 1 < ninsns &&
-				  insns[i + 1].addr == in->addr + in->len;
+		size_t t;
+
+		if (in->flow == FLOW_INDIRECT_JUMP)
+			indirect = true;
+		if (in->flow != FLOW_JUMP && in->flow != FLOW_COND)
+			continue;
+		t = find_insn(insns, ninsns, in->target);
+		if (t < ninsns && line[t] == line[i])
+			same_line_entry[t] = true;
+	}
+	for (size_t i = 0; i < ninsns; i++) {
+		const struct insn *in = &insns[i];
+		bool next_adjacent = contiguous(insns, ninsns, i);
 
 		/* a row that starts another line than the code before it */
 		if (i > 0 && line[i] != line[i - 1] &&
 		    is_row_start(rows, nrows, in->addr))
 			site[i] = true;
-		if (contiguous && falls_through(in)) {
+		if (next_adjacent && falls_through(in)) {
 			if (line[i + 1] != line[i])
 				site[i + 1] = true;
 			else
@@ -97,7 +137,10 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 			continue;
 		if (line[t] != line[i])
 			site[t] = true;
-		else if (in->target <= in->addr)
+		else if (in->target <= in->addr &&
+			 (indirect ||
+			  !back_edge_never_counts(insns, ninsns, line,
+						  same_line_entry, i, t)))
 			site[t] = back[t] = true;
 		else
 			forward[t] = true;
@@ -108,12 +151,68 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 	for (size_t i = 0; i < ninsns; i++) {
 		if (!site[i] || line[i] == 0)
 			continue;
-		(*sites)[count++] = (struct site){insns[i].addr, line[i],
-						  back[i], forward[i]};
+		(*sites)[count++] = (struct site){.addr = insns[i].addr,
+						  .line = line[i],
+						  .back = back[i],
+						  .forward = forward[i]};
 	}
 	free(line);
 	free(site);
 	free(back);
 	free(forward);
+	free(same_line_entry);
+	return count;
+}
+
+static struct site *site_at(struct site *sites, size_t nsites, uint64_t addr)
+{
+	size_t lo = 0, hi = nsites;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sites[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < nsites && sites[lo].addr == addr ? &sites[lo] : NULL;
+}
+
+size_t sites_returns(const struct insn *insns, size_t ninsns,
+		     struct site *sites, size_t nsites, size_t **rets)
+{
+	bool *target = xcalloc(ninsns ? ninsns : 1, sizeof(*target));
+	size_t count = 0;
+
+	*rets = xcalloc(ninsns ? ninsns : 1, sizeof(**rets));
+	for (size_t i = 0; i < ninsns; i++) {
+		size_t t;
+
+		if (insns[i].flow != FLOW_JUMP && insns[i].flow != FLOW_COND)
+			continue;
+		t = find_insn(insns, ninsns, insns[i].target);
+		if (t < ninsns)
+			target[t] = true;
+	}
+	for (size_t r = 0; r < ninsns; r++) {
+		struct site *covering = NULL;
+
+		if (insns[r].flow != FLOW_RET)
+			continue;
+		/* walk back over quiet code that only falls into the ret */
+		for (size_t k = r; k-- > 0;) {
+			if (!insns[k].quiet || !contiguous(insns, ninsns, k))
+				break;
+			covering = site_at(sites, nsites, insns[k].addr);
+			if (covering || target[k] || k == 0)
+				break;
+		}
+		if (covering && !target[r] &&
+		    !site_at(sites, nsites, insns[r].addr))
+			covering->returns = true;
+		else
+			(*rets)[count++] = r;
+	}
+	free(target);
 	return count;
 }

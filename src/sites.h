@@ -18,6 +18,9 @@ struct site {
 	int line;
 	bool back;    /* reached by a backward jump from its own line */
 	bool forward; /* reached by falling or jumping forward within it */
+	/* from here control only runs quiet code to a ret: the activation
+	 * can end at this stop, and the ret needs no breakpoint */
+	bool returns;
 };
 
 /* The line of the code at ADDR: the row at or before it, or 0. */
@@ -30,5 +33,11 @@ int sites_line_at(const struct line_row *rows, size_t nrows, uint64_t addr);
 size_t sites_find(const struct insn *insns, size_t ninsns,
 		  const struct line_row *rows, size_t nrows,
 		  struct site **sites);
+
+/* Marks the sites from which straight, quiet code leads to a ret, and
+ * returns the rets that still need a breakpoint of their own (those not
+ * reached that way), as indexes into INSNS in the new array *RETS. */
+size_t sites_returns(const struct insn *insns, size_t ninsns,
+		     struct site *sites, size_t nsites, size_t **rets);
 
 #endif

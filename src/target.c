@@ -320,6 +320,69 @@ int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n)
 	return ret;
 }
 
+/* Waits for TID's int3 after the injected call, setting aside signals. */
+static int wait_injected_trap(pid_t tid, int *pending)
+{
+	struct stop stop;
+
+	for (;;) {
+		if (target_wait(tid, &stop) < 0)
+			return -1;
+		switch (stop.event) {
+		case TEV_BREAKPOINT:
+			return 0;
+		case TEV_SIGNAL:
+			*pending = stop.sig;
+			break;
+		case TEV_EXITED:
+		case TEV_KILLED:
+		case TEV_EXIT:
+			errno = ESRCH;
+			return -1;
+		default:
+			break;
+		}
+		if (target_resume(tid, 0) < 0)
+			return -1;
+	}
+}
+
+int target_syscall(const struct target *t, pid_t tid, long nr,
+		   const uint64_t args[6], int64_t *result)
+{
+	static const uint8_t syscall_int3[] = {0x0f, 0x05, 0xcc};
+	struct user_regs_struct saved, regs;
+	uint8_t code[sizeof(syscall_int3)];
+	int pending = 0, ret = -1;
+
+	if (target_get_regs(tid, &saved) < 0 ||
+	    target_read(t, saved.rip, code, sizeof(code)) < 0 ||
+	    target_write(t, saved.rip, syscall_int3, sizeof(syscall_int3)) < 0)
+		return -1;
+	regs = saved;
+	regs.rax = (uint64_t)nr;
+	regs.rdi = args[0];
+	regs.rsi = args[1];
+	regs.rdx = args[2];
+	regs.r10 = args[3];
+	regs.r8 = args[4];
+	regs.r9 = args[5];
+	/* not in a system call: nothing for the kernel to restart */
+	regs.orig_rax = (uint64_t)-1;
+	if (target_set_regs(tid, &regs) == 0 && target_resume(tid, 0) == 0 &&
+	    wait_injected_trap(tid, &pending) == 0 &&
+	    target_get_regs(tid, &regs) == 0) {
+		*result = (int64_t)regs.rax;
+		ret = 0;
+	}
+	if (target_write(t, saved.rip, code, sizeof(code)) < 0 ||
+	    target_set_regs(tid, &saved) < 0)
+		ret = -1;
+	if (pending)
+		syscall(SYS_tgkill, t->pid, tid, pending);
+	return ret;
+}
+
 pid_t target_tgid(pid_t tid)
 {
 	char path[64], line[256];

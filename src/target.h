@@ -67,6 +67,13 @@ int target_write(const struct target *t, uint64_t addr, const void *buf,
 /* The same for another process we trace (a fork child). */
 int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n);
 
+/* Makes the stopped thread TID run the system call NR with ARGS, then
+ * puts its registers and code back as they were. Returns 0 with the
+ * call's return value in *RESULT, or -1 with errno. A signal that comes
+ * meanwhile is sent again after. */
+int target_syscall(const struct target *t, pid_t tid, long nr,
+		   const uint64_t args[6], int64_t *result);
+
 /* The thread group a thread belongs to; -1 when it cannot be told. */
 pid_t target_tgid(pid_t tid);
 /* Whether two processes share their memory (vfork, CLONE_VM); true when
