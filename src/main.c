@@ -115,6 +115,11 @@ static void print_stats(FILE *out, const struct stats *st)
 		(unsigned long long)st->line_events,
 		(unsigned long long)st->stops, per_event, st->tracer_seconds,
 		program > 0 ? program : 0.0);
+	if (st->stepped)
+		fprintf(out,
+			"memprof: %llu stops single-stepped in place (%zu "
+			"breakpoints without an out-of-line copy)\n",
+			(unsigned long long)st->stepped, st->stepped_sites);
 }
 
 static int exit_status(const struct session *s)

@@ -479,6 +479,7 @@ static void on_exec(struct session *s, pid_t tid)
 		thread_end(s, s->threads[0].tid, rss);
 	bp_table_free(s->bps);
 	s->bps = bp_table_new();
+	memset(&s->xol, 0, sizeof(s->xol));
 	if (!s->image_replaced)
 		warn_msg("%s executed another program; profiling ends there",
 			 s->opts->argv[0]);
