@@ -109,7 +109,11 @@ static int add_function(struct session *s, struct func_info *fi)
 	 * every instruction runs right out of line. */
 	for (size_t i = 0; s->opts->every_insn && i < s->funcs[idx].ninsns;
 	     i++) {
-		if (arm(s, idx, s->funcs[idx].insns[i].addr, BP_PASS, 0) < 0)
+		const struct insn *in = &s->funcs[idx].insns[i];
+		/* a ret is emulated; one that ends no activation is harmless */
+		bool ret = in->flow == FLOW_RET;
+		if (arm(s, idx, in->addr, ret ? BP_RETURN : BP_PASS,
+			ret ? (int)in->target : 0) < 0)
 			return -1;
 	}
 	/* Returns are caught at the function's own ret instructions, so

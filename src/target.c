@@ -350,17 +350,21 @@ static int wait_injected_trap(pid_t tid, int *pending)
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result)
 {
-	static const uint8_t syscall_int3[] = {0x0f, 0x05, 0xcc};
+	/* mov $NR,%eax; syscall; int3. The code sets rax itself: stopped at
+	 * an exec event, the kernel still writes execve's result to rax when
+	 * the thread goes on. */
+	uint8_t stub[8] = {0xb8, 0, 0, 0, 0, 0x0f, 0x05, 0xcc};
+	uint32_t nr32 = (uint32_t)nr;
 	struct user_regs_struct saved, regs;
-	uint8_t code[sizeof(syscall_int3)];
+	uint8_t code[sizeof(stub)];
 	int pending = 0, ret = -1;
 
+	memcpy(stub + 1, &nr32, sizeof(nr32));
 	if (target_get_regs(tid, &saved) < 0 ||
 	    target_read(t, saved.rip, code, sizeof(code)) < 0 ||
-	    target_write(t, saved.rip, syscall_int3, sizeof(syscall_int3)) < 0)
+	    target_write(t, saved.rip, stub, sizeof(stub)) < 0)
 		return -1;
 	regs = saved;
-	regs.rax = (uint64_t)nr;
 	regs.rdi = args[0];
 	regs.rsi = args[1];
 	regs.rdx = args[2];
