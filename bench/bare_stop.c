@@ -1,6 +1,10 @@
 /* The cost of one bare ptrace stop on this machine: a child hits int3 N
- * times and the tracer only continues it. Prints microseconds per stop. */
+ * times and the tracer only continues it. Prints microseconds per stop.
+ * With "same-cpu", tracer and child share one CPU (memprof --same-cpu). */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ptrace.h>
@@ -13,7 +17,16 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 20000;
 	struct timespec t0, t1;
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
+
+	if (argc > 2 && strcmp(argv[2], "same-cpu") == 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(sched_getcpu(), &set);
+		sched_setaffinity(0, sizeof(set), &set);
+	}
+	pid = fork();
 
 	if (pid == 0) {
 		ptrace(PTRACE_TRACEME, 0, 0, 0);

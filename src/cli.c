@@ -36,6 +36,11 @@ static void print_help(void)
 	     "step (puts\n"
 	     "                        the byte back and single-steps; "
 	     "slower)\n"
+	     "      --same-cpu        run memprof and the program on one CPU:"
+	     " stops cost\n"
+	     "                        several times less, but the program's "
+	     "threads\n"
+	     "                        share that CPU\n"
 	     "      --every-instruction\n"
 	     "                        a breakpoint on every instruction of "
 	     "the functions\n"
@@ -88,6 +93,7 @@ enum {
 	OPT_STATS,
 	OPT_ENGINE,
 	OPT_EVERY_INSN,
+	OPT_SAME_CPU,
 };
 
 static bool parse_engine(const char *arg)
@@ -107,6 +113,7 @@ static const struct option long_options[] = {
 	{"stats", no_argument, NULL, OPT_STATS},
 	{"engine", required_argument, NULL, OPT_ENGINE},
 	{"every-instruction", no_argument, NULL, OPT_EVERY_INSN},
+	{"same-cpu", no_argument, NULL, OPT_SAME_CPU},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -117,6 +124,10 @@ void cli_parse(int argc, char **argv, struct options *opts)
 	int c;
 
 	memset(opts, 0, sizeof(*opts));
+	if (argc < 2) {
+		fprintf(stderr, "%s\n", usage_line);
+		exit(EXIT_USAGE);
+	}
 	opts->format = REPORT_TEXT;
 	opts->precision = 1;
 	opterr = 0;
@@ -150,6 +161,9 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_EVERY_INSN:
 			opts->every_insn = true;
+			break;
+		case OPT_SAME_CPU:
+			opts->same_cpu = true;
 			break;
 		case 'h':
 			print_help();

@@ -16,6 +16,7 @@ struct options {
 	bool stats;
 	bool step;       /* --engine step: restore, single-step, re-insert */
 	bool every_insn; /* --every-instruction */
+	bool same_cpu;   /* --same-cpu */
 	char **argv; /* the program and its arguments */
 };
 

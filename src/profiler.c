@@ -127,6 +127,15 @@ static int add_function(struct session *s, struct func_info *fi)
 	return 0;
 }
 
+static bool is_profiled(const struct session *s, uint64_t entry)
+{
+	for (size_t i = 0; i < s->nfuncs; i++) {
+		if (s->funcs[i].info->entry == entry)
+			return true;
+	}
+	return false;
+}
+
 static int find_functions(struct session *s)
 {
 	for (size_t i = 0; i < s->opts->nfuncs; i++) {
@@ -153,6 +162,11 @@ static int find_functions(struct session *s)
 			break;
 		}
 		for (size_t j = 0; j < n; j++) {
+			/* named twice (NAME and FILE.c:NAME): one table */
+			if (is_profiled(s, found[j]->entry)) {
+				func_info_free(found[j]);
+				continue;
+			}
 			if (add_function(s, found[j]) < 0) {
 				free(found);
 				return program_error(
