@@ -169,13 +169,15 @@ static bool emit_indirect_call(struct emitter *e, const cs_insn *ci,
 	return true;
 }
 
-static bool is_jump(const cs_insn *ci)
+/* jcc (short and near), loop, loope, loopne, jrcxz: told by opcode, as
+ * capstone does not put all of them in its jump group. */
+static bool is_cond_branch(const cs_x86 *x86)
 {
-	for (uint8_t i = 0; i < ci->detail->groups_count; i++) {
-		if (ci->detail->groups[i] == CS_GRP_JUMP)
-			return true;
-	}
-	return false;
+	uint8_t op = x86->opcode[0];
+
+	if (op == 0x0f)
+		return x86->opcode[1] >= 0x80 && x86->opcode[1] <= 0x8f;
+	return (op >= 0x70 && op <= 0x7f) || (op >= 0xe0 && op <= 0xe3);
 }
 
 static bool rewrite(struct emitter *e, const cs_insn *ci, uint64_t copy)
@@ -216,8 +218,11 @@ static bool rewrite(struct emitter *e, const cs_insn *ci, uint64_t copy)
 	default:
 		break;
 	}
-	if (has_direct_target(x86, &target) && is_jump(ci))
+	if (is_cond_branch(x86)) {
+		if (!has_direct_target(x86, &target))
+			return false;
 		return emit_cond_branch(e, ci, target, next);
+	}
 	if (!emit_moved(e, ci, copy))
 		return false;
 	emit_jump_abs(e, next);
