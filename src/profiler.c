@@ -466,8 +466,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		}
 	}
 	if (bp->resume) {
-		regs.rip = bp->resume;
-		if (target_set_regs(tid, &regs) == 0)
+		if (target_set_pc(tid, bp->resume) == 0)
 			target_resume(tid, 0);
 		return;
 	}

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sampler.h"
@@ -20,13 +21,20 @@ uint64_t sampler_rss(struct sampler *s)
 {
 	char buf[128];
 	ssize_t n = pread(s->statm_fd, buf, sizeof(buf) - 1, 0);
-	unsigned long long size, resident;
+	uint64_t resident = 0;
+	const char *p;
 
 	if (n <= 0)
 		return s->last;
 	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &resident) == 2)
-		s->last = resident * s->page_size;
+	/* "size resident shared ...": the second number, parsed by hand as
+	 * this runs at every stop */
+	p = strchr(buf, ' ');
+	if (!p || p[1] < '0' || p[1] > '9')
+		return s->last;
+	for (p++; *p >= '0' && *p <= '9'; p++)
+		resident = resident * 10 + (uint64_t)(*p - '0');
+	s->last = resident * s->page_size;
 	return s->last;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,13 @@ int target_get_regs(pid_t tid, struct user_regs_struct *regs)
 int target_set_regs(pid_t tid, const struct user_regs_struct *regs)
 {
 	return (int)ptrace(PTRACE_SETREGS, tid, 0L, regs);
+}
+
+int target_set_pc(pid_t tid, uint64_t pc)
+{
+	return (int)ptrace(PTRACE_POKEUSER, tid,
+			   (void *)offsetof(struct user_regs_struct, rip),
+			   (void *)pc);
 }
 
 int target_read(const struct target *t, uint64_t addr, void *buf, size_t n)
