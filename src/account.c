@@ -7,9 +7,9 @@
 
 struct activation {
 	int func;
-	int line;         /* the current line */
-	int64_t start;    /* RSS when the current line began, less what inner
-			   * activations of the same function recorded */
+	int line;      /* the current line */
+	int64_t start; /* RSS when the current line began, less what inner
+			* activations of the same function recorded */
 	uint64_t entry_rss;
 };
 
@@ -96,11 +96,11 @@ static struct thread_stack *get_thread(struct account *acct, int tid)
 	if (t)
 		return t;
 	if (acct->nthreads == acct->threads_cap) {
-		acct->threads_cap = acct->threads_cap ? 2 * acct->threads_cap
-						      : 4;
-		acct->threads = xrealloc(acct->threads,
-					 acct->threads_cap *
-						 sizeof(*acct->threads));
+		acct->threads_cap =
+			acct->threads_cap ? 2 * acct->threads_cap : 4;
+		acct->threads =
+			xrealloc(acct->threads,
+				 acct->threads_cap * sizeof(*acct->threads));
 	}
 	t = &acct->threads[acct->nthreads++];
 	memset(t, 0, sizeof(*t));

@@ -16,7 +16,7 @@ struct line_stats {
 
 struct func_stats {
 	char *name;
-	char *file;     /* absolute path of the source file */
+	char *file;	/* absolute path of the source file */
 	int first_line; /* the header line (DW_AT_decl_line) */
 	int last_line;
 	uint64_t calls; /* activations entered */

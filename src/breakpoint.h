@@ -19,10 +19,10 @@ enum bp_role {
 
 struct breakpoint {
 	uint64_t addr;
-	uint8_t orig;     /* the byte the int3 replaces */
+	uint8_t orig; /* the byte the int3 replaces */
 	unsigned roles;
-	int func;         /* index of the profiled function */
-	int line;         /* BP_LINE: its line */
+	int func;	  /* index of the profiled function */
+	int line;	  /* BP_LINE: its line */
 	uint16_t ret_pop; /* BP_RETURN: bytes the ret pops after the address */
 	/* where a thread stopped here goes on: the instruction's out-of-line
 	 * copy; 0 when it must be stepped in place */

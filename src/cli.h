@@ -14,10 +14,10 @@ struct options {
 	enum report_format format;
 	int precision;
 	bool stats;
-	bool step;       /* --engine step: restore, single-step, re-insert */
+	bool step;	 /* --engine step: restore, single-step, re-insert */
 	bool every_insn; /* --every-instruction */
-	bool same_cpu;   /* --same-cpu */
-	char **argv; /* the program and its arguments */
+	bool same_cpu;	 /* --same-cpu */
+	char **argv;	 /* the program and its arguments */
 };
 
 /* Parses ARGV; prints help or version and exits 0 when asked, prints one

@@ -163,8 +163,8 @@ static uint8_t *elf_code(Dwfl_Module *mod, uint64_t lo, uint64_t hi)
 	while ((scn = elf_nextscn(elf, scn))) {
 		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_PROGBITS)
 			continue;
-		if (addr < shdr.sh_addr || addr + (hi - lo) >
-						   shdr.sh_addr + shdr.sh_size)
+		if (addr < shdr.sh_addr ||
+		    addr + (hi - lo) > shdr.sh_addr + shdr.sh_size)
 			continue;
 		Elf_Data *data = elf_getdata(scn, NULL);
 		if (!data || !data->d_buf)
@@ -232,7 +232,8 @@ static bool collect_rows(struct search *s, struct func_info *fi)
 				fi->rows[fi->nrows - 1].line = lineno;
 			continue;
 		}
-		fi->rows = xrealloc(fi->rows, (fi->nrows + 1) * sizeof(*fi->rows));
+		fi->rows =
+			xrealloc(fi->rows, (fi->nrows + 1) * sizeof(*fi->rows));
 		fi->rows[fi->nrows++] = (struct line_row){addr, lineno};
 		if (lineno > fi->last_line)
 			fi->last_line = lineno;
@@ -311,8 +312,8 @@ static int visit_func(Dwarf_Die *die, void *arg)
 
 static bool is_main_module(const struct debuginfo *di, Dwfl_Module *mod)
 {
-	const char *name = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL,
-					    NULL, NULL);
+	const char *name =
+		dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	char real[PATH_MAX];
 
 	if (!name || !realpath(name, real))

@@ -42,7 +42,7 @@ void debuginfo_close(struct debuginfo *di);
 
 enum debuginfo_result {
 	DI_FOUND,
-	DI_NO_LINES,    /* the executable has no DWARF line information */
+	DI_NO_LINES,	/* the executable has no DWARF line information */
 	DI_NO_FUNCTION, /* no function by that name; *msg has suggestions */
 };
 

@@ -7,13 +7,13 @@
 #include <stdint.h>
 
 enum insn_flow {
-	FLOW_NEXT,          /* falls through to the next instruction */
-	FLOW_JUMP,          /* direct jump to TARGET only */
-	FLOW_COND,          /* direct jump to TARGET, or falls through */
-	FLOW_CALL,          /* calls, then comes back to the next one */
-	FLOW_RET,           /* leaves the function */
+	FLOW_NEXT,	    /* falls through to the next instruction */
+	FLOW_JUMP,	    /* direct jump to TARGET only */
+	FLOW_COND,	    /* direct jump to TARGET, or falls through */
+	FLOW_CALL,	    /* calls, then comes back to the next one */
+	FLOW_RET,	    /* leaves the function */
 	FLOW_INDIRECT_JUMP, /* jumps somewhere unknown (switch, tail call) */
-	FLOW_STOP,          /* never goes on (hlt, ud2) */
+	FLOW_STOP,	    /* never goes on (hlt, ud2) */
 };
 
 struct insn {

@@ -187,8 +187,7 @@ int main(int argc, char **argv)
 
 	struct report_options ropts = {.format = opts.format,
 				       .precision = opts.precision};
-	if (report_write(out.stream, s.acct, &ropts, &s.status, opts.argv) <
-	    0)
+	if (report_write(out.stream, s.acct, &ropts, &s.status, opts.argv) < 0)
 		warn_msg("cannot write the report: %s", strerror(errno));
 	if (opts.stats)
 		print_stats(out.stream, &s.stats);

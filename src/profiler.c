@@ -42,8 +42,8 @@ static void add_sites(struct session *s, int idx)
 	for (size_t r = 0; r < fi->nranges; r++) {
 		const struct code_range *cr = &fi->ranges[r];
 		struct insn *part;
-		size_t n = decode_code(cr->bytes, cr->hi - cr->lo, cr->lo,
-				       &part);
+		size_t n =
+			decode_code(cr->bytes, cr->hi - cr->lo, cr->lo, &part);
 		all = xrealloc(all, (nall + n + 1) * sizeof(*all));
 		memcpy(all + nall, part, n * sizeof(*part));
 		nall += n;
@@ -76,8 +76,8 @@ static int arm(struct session *s, int idx, uint64_t addr, unsigned role,
 {
 	const struct func_info *fi = s->funcs[idx].info;
 	size_t avail;
-	struct breakpoint *bp = bp_get(s->bps, &s->target, addr,
-				       orig_code(fi, addr, &avail));
+	struct breakpoint *bp =
+		bp_get(s->bps, &s->target, addr, orig_code(fi, addr, &avail));
 
 	if (!bp)
 		return -1;
@@ -188,8 +188,7 @@ static void place_copies(struct session *s)
 	struct breakpoint *bp;
 
 	if (s->nfuncs == 0 ||
-	    xol_map(&s->xol, &s->target, s->target.pid,
-		    s->funcs[0].info->entry,
+	    xol_map(&s->xol, &s->target, s->target.pid, s->funcs[0].info->entry,
 		    (bp_count(s->bps) + 1) * RELOC_MAX) < 0) {
 		warn_msg("cannot map the out-of-line area (%s); stepping "
 			 "instead",
@@ -201,8 +200,8 @@ static void place_copies(struct session *s)
 			orig_code(s->funcs[bp->func].info, bp->addr, &avail);
 
 		if (!(bp->roles & BP_RETURN) && code)
-			bp->resume = xol_place(&s->xol, &s->target, code,
-					       avail, bp->addr);
+			bp->resume = xol_place(&s->xol, &s->target, code, avail,
+					       bp->addr);
 		if (!bp->resume && !(bp->roles & BP_RETURN))
 			s->stats.stepped_sites++;
 	}
@@ -258,8 +257,8 @@ static struct thread *thread_get(struct session *s, pid_t tid)
 		if (s->threads[i].tid == tid)
 			return &s->threads[i];
 	}
-	s->threads = xrealloc(s->threads,
-			      (s->nthreads + 1) * sizeof(*s->threads));
+	s->threads =
+		xrealloc(s->threads, (s->nthreads + 1) * sizeof(*s->threads));
 	s->threads[s->nthreads] = (struct thread){.tid = tid};
 	return &s->threads[s->nthreads++];
 }
@@ -272,8 +271,8 @@ static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 
 /* Activations whose stack is gone (left by longjmp, say) end when the
  * thread is seen above them. */
-static void pop_dead_frames(struct session *s, struct thread *th,
-			    uint64_t sp, uint64_t rss)
+static void pop_dead_frames(struct session *s, struct thread *th, uint64_t sp,
+			    uint64_t rss)
 {
 	while (th->depth && th->frames[th->depth - 1].sp < sp)
 		pop_frame(s, th, rss);
@@ -292,13 +291,13 @@ static void thread_end(struct session *s, pid_t tid, uint64_t rss)
 
 /* Breakpoints */
 
-static void enter(struct session *s, struct thread *th, int func,
-		  uint64_t addr, uint64_t sp, uint64_t rss)
+static void enter(struct session *s, struct thread *th, int func, uint64_t addr,
+		  uint64_t sp, uint64_t rss)
 {
 	if (th->depth == th->cap) {
 		th->cap = th->cap ? 2 * th->cap : 8;
-		th->frames = xrealloc(th->frames,
-				      th->cap * sizeof(*th->frames));
+		th->frames =
+			xrealloc(th->frames, th->cap * sizeof(*th->frames));
 	}
 	th->frames[th->depth++] = (struct frame){
 		.func = func,
@@ -310,22 +309,6 @@ static void enter(struct session *s, struct thread *th, int func,
 	account_enter(s->acct, th->tid, func, rss);
 	/* the header line's occurrence: Python's tracer has a call event */
 	s->stats.line_events++;
-}
-
-static const struct site *site_at(const struct profiled_func *pf,
-				  uint64_t addr)
-{
-	size_t lo = 0, hi = pf->nsites;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (pf->sites[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < pf->nsites && pf->sites[lo].addr == addr ? &pf->sites[lo]
-							      : NULL;
 }
 
 /* Whether arriving at SITE in frame F starts a line event: always from
@@ -350,7 +333,7 @@ static void line_site(struct session *s, struct thread *th, int func,
 
 	if (!f || f->func != func)
 		return;
-	site = site_at(&s->funcs[func], addr);
+	site = sites_at(s->funcs[func].sites, s->funcs[func].nsites, addr);
 	if (!site)
 		return;
 	if (is_line_event(f, site)) {
@@ -418,8 +401,8 @@ static void emulate_return(struct session *s, struct thread *th, int func,
 	if (th->depth && th->frames[th->depth - 1].func == func &&
 	    th->frames[th->depth - 1].sp == regs->rsp)
 		pop_frame(s, th, rss);
-	if (target_read(&s->target, regs->rsp, &ret_addr,
-			sizeof(ret_addr)) < 0) {
+	if (target_read(&s->target, regs->rsp, &ret_addr, sizeof(ret_addr)) <
+	    0) {
 		regs->rip--;
 		if (target_set_regs(th->tid, regs) == 0)
 			step_over(s, th->tid, regs->rip);
@@ -454,8 +437,8 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		pop_dead_frames(s, th, regs.rsp, rss);
 		const struct frame *top =
 			th->depth ? &th->frames[th->depth - 1] : NULL;
-		bool same_frame = top && top->func == func &&
-				  top->sp == regs.rsp;
+		bool same_frame =
+			top && top->func == func && top->sp == regs.rsp;
 		if ((roles & BP_ENTRY) && !((roles & BP_LINE) && same_frame))
 			enter(s, th, func, addr, regs.rsp, rss);
 		else if (roles & BP_LINE)
@@ -513,10 +496,10 @@ static void dispatch(struct session *s, const struct stop *stop)
 	case TEV_KILLED:
 		if (tid != s->target.pid)
 			return;
-		s->status.how = stop->event == TEV_EXITED ? RUN_EXITED
-							  : RUN_SIGNALED;
-		s->status.code = stop->event == TEV_EXITED ? stop->code
-							   : stop->sig;
+		s->status.how =
+			stop->event == TEV_EXITED ? RUN_EXITED : RUN_SIGNALED;
+		s->status.code =
+			stop->event == TEV_EXITED ? stop->code : stop->sig;
 		s->done = true;
 		return;
 	case TEV_BREAKPOINT:

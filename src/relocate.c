@@ -156,8 +156,8 @@ static bool emit_indirect_call(struct emitter *e, const cs_insn *ci,
 	memcpy(bytes, ci->bytes, ci->size);
 	bytes[modrm_at] = (uint8_t)((bytes[modrm_at] & ~0x38) | (4 << 3));
 	if (is_rip_relative(x86)) {
-		int64_t disp = x86->disp +
-			       (int64_t)(ci->address - (at + e->out->len));
+		int64_t disp =
+			x86->disp + (int64_t)(ci->address - (at + e->out->len));
 		int32_t d32;
 
 		if (!fits_i32(disp) || x86->encoding.disp_size != 4)
@@ -229,8 +229,8 @@ static bool rewrite(struct emitter *e, const cs_insn *ci, uint64_t copy)
 	return true;
 }
 
-size_t relocate(const uint8_t *code, size_t avail, uint64_t addr,
-		uint64_t copy, struct reloc_copy *out)
+size_t relocate(const uint8_t *code, size_t avail, uint64_t addr, uint64_t copy,
+		struct reloc_copy *out)
 {
 	struct emitter e = {.out = out};
 	csh handle;

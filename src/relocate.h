@@ -19,7 +19,7 @@ struct reloc_copy {
  * found at ADDR, to run at COPY. Returns the original instruction's
  * length, or 0 when it cannot be run elsewhere (the caller then steps it
  * in place). */
-size_t relocate(const uint8_t *code, size_t avail, uint64_t addr,
-		uint64_t copy, struct reloc_copy *out);
+size_t relocate(const uint8_t *code, size_t avail, uint64_t addr, uint64_t copy,
+		struct reloc_copy *out);
 
 #endif

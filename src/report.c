@@ -20,8 +20,7 @@ static void text_row(FILE *out, const char *lineno, const char *mem,
 
 static void format_mib(char *buf, size_t size, double bytes, int precision)
 {
-	snprintf(buf, size, "%*.*f MiB", precision + 4, precision,
-		 bytes / MIB);
+	snprintf(buf, size, "%*.*f MiB", precision + 4, precision, bytes / MIB);
 }
 
 /* Whether LINE holds only the closing brace of a function. */
@@ -34,14 +33,13 @@ static bool is_closing_brace(const char *line)
 	return line[strspn(line, " \t;")] == '\0';
 }
 
-static void text_function(FILE *out, const struct func_stats *f,
-			  int precision)
+static void text_function(FILE *out, const struct func_stats *f, int precision)
 {
 	struct source *src = source_load(f->file);
 	const char *after = source_line(src, f->last_line + 1);
 	/* some compilers give the closing brace no code of its own */
 	int shown_last = after && is_closing_brace(after) ? f->last_line + 1
-							   : f->last_line;
+							  : f->last_line;
 	char header[128];
 	int len;
 
@@ -65,8 +63,7 @@ static void text_function(FILE *out, const struct func_stats *f,
 				   precision);
 			format_mib(inc, sizeof(inc), (double)ls->increment,
 				   precision);
-			snprintf(occ, sizeof(occ), "%" PRIu64,
-				 ls->occurrences);
+			snprintf(occ, sizeof(occ), "%" PRIu64, ls->occurrences);
 		}
 		text_row(out, lineno, mem, inc, occ, contents ? contents : "");
 	}
@@ -125,11 +122,21 @@ static void json_string(FILE *out, const char *str)
 			continue;
 		}
 		switch (*s) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
 		default:
 			if (*s < 0x20)
 				fprintf(out, "\\u%04x", *s);

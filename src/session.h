@@ -20,9 +20,9 @@
  * line it is on. The figures live in the accounting. */
 struct frame {
 	int func;
-	uint64_t sp;         /* stack pointer at entry: it holds the return
+	uint64_t sp;	     /* stack pointer at entry: it holds the return
 			      * address, and is the stack pointer at ret */
-	int line;            /* current line */
+	int line;	     /* current line */
 	uint64_t line_start; /* site where the current line began */
 	uint64_t last_site;  /* last site hit */
 };
@@ -44,7 +44,7 @@ struct profiled_func {
 };
 
 struct stats {
-	uint64_t stops;       /* every stop the kernel reported */
+	uint64_t stops; /* every stop the kernel reported */
 	uint64_t line_events;
 	uint64_t stepped;      /* stops that needed a single step */
 	size_t stepped_sites;  /* breakpoints without an out-of-line copy */

@@ -5,37 +5,44 @@
  * line reachable. */
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sites.h"
 #include "util.h"
 
-int sites_line_at(const struct line_row *rows, size_t nrows, uint64_t addr)
+/* The first of N elements of SIZE bytes, sorted by the address each one
+ * starts with, whose address is not below ADDR; N when there is none. */
+static size_t first_from(const void *base, size_t n, size_t size, uint64_t addr)
 {
-	size_t lo = 0, hi = nrows;
-
-	/* the last row with rows[i].addr <= addr */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rows[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? rows[lo - 1].line : 0;
-}
-
-static size_t find_insn(const struct insn *insns, size_t n, uint64_t addr)
-{
+	const char *elems = base;
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (insns[mid].addr < addr)
+		uint64_t at;
+
+		memcpy(&at, elems + mid * size, sizeof(at));
+		if (at < addr)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < n && insns[lo].addr == addr ? lo : n;
+	return lo;
+}
+
+int sites_line_at(const struct line_row *rows, size_t nrows, uint64_t addr)
+{
+	/* the last row at or before ADDR */
+	size_t after = first_from(rows, nrows, sizeof(*rows), addr + 1);
+
+	return after ? rows[after - 1].line : 0;
+}
+
+static size_t find_insn(const struct insn *insns, size_t n, uint64_t addr)
+{
+	size_t i = first_from(insns, n, sizeof(*insns), addr);
+
+	return i < n && insns[i].addr == addr ? i : n;
 }
 
 static bool falls_through(const struct insn *in)
@@ -47,21 +54,15 @@ static bool falls_through(const struct insn *in)
 static bool is_row_start(const struct line_row *rows, size_t nrows,
 			 uint64_t addr)
 {
-	size_t lo = 0, hi = nrows;
+	size_t i = first_from(rows, nrows, sizeof(*rows), addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (rows[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < nrows && rows[lo].addr == addr;
+	return i < nrows && rows[i].addr == addr;
 }
 
 static bool contiguous(const struct insn *insns, size_t ninsns, size_t i)
 {
-	return i + 1 < ninsns && insns[i + 1].addr == insns[i].addr + insns[i].len;
+	return i + 1 < ninsns &&
+	       insns[i + 1].addr == insns[i].addr + insns[i].len;
 }
 
 /* Whether the backward jump at I to T, both of one line, can never be a
@@ -164,18 +165,12 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 	return count;
 }
 
-static struct site *site_at(struct site *sites, size_t nsites, uint64_t addr)
+struct site *sites_at(const struct site *sites, size_t nsites, uint64_t addr)
 {
-	size_t lo = 0, hi = nsites;
+	size_t i = first_from(sites, nsites, sizeof(*sites), addr);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (sites[mid].addr < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < nsites && sites[lo].addr == addr ? &sites[lo] : NULL;
+	return i < nsites && sites[i].addr == addr ? (struct site *)&sites[i]
+						   : NULL;
 }
 
 size_t sites_returns(const struct insn *insns, size_t ninsns,
@@ -203,12 +198,12 @@ size_t sites_returns(const struct insn *insns, size_t ninsns,
 		for (size_t k = r; k-- > 0;) {
 			if (!insns[k].quiet || !contiguous(insns, ninsns, k))
 				break;
-			covering = site_at(sites, nsites, insns[k].addr);
+			covering = sites_at(sites, nsites, insns[k].addr);
 			if (covering || target[k] || k == 0)
 				break;
 		}
 		if (covering && !target[r] &&
-		    !site_at(sites, nsites, insns[r].addr))
+		    !sites_at(sites, nsites, insns[r].addr))
 			covering->returns = true;
 		else
 			(*rets)[count++] = r;

@@ -34,6 +34,9 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 		  const struct line_row *rows, size_t nrows,
 		  struct site **sites);
 
+/* The site at ADDR, or NULL. */
+struct site *sites_at(const struct site *sites, size_t nsites, uint64_t addr);
+
 /* Marks the sites from which straight, quiet code leads to a ret, and
  * returns the rets that still need a breakpoint of their own (those not
  * reached that way), as indexes into INSNS in the new array *RETS. */

@@ -65,8 +65,8 @@ struct source *source_load(const char *path)
 
 		if (src->nlines == cap) {
 			cap = cap ? 2 * cap : 256;
-			src->lines = xrealloc(src->lines,
-					      cap * sizeof(*src->lines));
+			src->lines =
+				xrealloc(src->lines, cap * sizeof(*src->lines));
 		}
 		src->lines[src->nlines++] = p;
 		if (!nl)

@@ -29,9 +29,9 @@
 #define KCMP_VM 1
 #endif
 
-static const long trace_options =
-	PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |
-	PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+static const long trace_options = PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
+				  PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+				  PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
 
 static bool is_executable_file(const char *path)
 {
@@ -104,8 +104,9 @@ static int wait_for_exec(pid_t pid)
 			return -1;
 		case TEV_SIGNAL:
 			/* our own SIGCONT: no need to deliver it */
-			if (target_resume(pid, stop.sig == SIGCONT ? 0
-								   : stop.sig) < 0)
+			if (target_resume(pid,
+					  stop.sig == SIGCONT ? 0 : stop.sig) <
+			    0)
 				return -1;
 			break;
 		case TEV_GROUP_STOP:
@@ -213,8 +214,8 @@ static void classify(int status, struct stop *stop)
 			stop->event = TEV_SIGNAL;
 		return;
 	case PTRACE_EVENT_STOP:
-		stop->event = is_stop_signal(stop->sig) ? TEV_GROUP_STOP
-							 : TEV_START;
+		stop->event =
+			is_stop_signal(stop->sig) ? TEV_GROUP_STOP : TEV_START;
 		return;
 	case PTRACE_EVENT_CLONE:
 		stop->event = TEV_CLONE;

@@ -12,17 +12,17 @@
 
 /* What a wait status means, decided once here. */
 enum trace_event {
-	TEV_EXITED,      /* a thread or process exited; code = exit status */
-	TEV_KILLED,      /* the process was killed; sig = the signal */
-	TEV_BREAKPOINT,  /* an int3 was hit */
-	TEV_STEPPED,     /* a single step finished */
-	TEV_SIGNAL,      /* a signal is about to be delivered; sig */
-	TEV_GROUP_STOP,  /* stopped by SIGSTOP/SIGTSTP/...; sig */
-	TEV_START,       /* a new thread or process stops before running */
-	TEV_CLONE,       /* made a thread; msg = its tid */
-	TEV_FORK,        /* made a process (fork, vfork); msg = its pid */
-	TEV_EXEC,        /* exec done; msg = the former thread id */
-	TEV_EXIT,        /* about to exit; code = the wait status to come */
+	TEV_EXITED,	/* a thread or process exited; code = exit status */
+	TEV_KILLED,	/* the process was killed; sig = the signal */
+	TEV_BREAKPOINT, /* an int3 was hit */
+	TEV_STEPPED,	/* a single step finished */
+	TEV_SIGNAL,	/* a signal is about to be delivered; sig */
+	TEV_GROUP_STOP, /* stopped by SIGSTOP/SIGTSTP/...; sig */
+	TEV_START,	/* a new thread or process stops before running */
+	TEV_CLONE,	/* made a thread; msg = its tid */
+	TEV_FORK,	/* made a process (fork, vfork); msg = its pid */
+	TEV_EXEC,	/* exec done; msg = the former thread id */
+	TEV_EXIT,	/* about to exit; code = the wait status to come */
 };
 
 struct stop {

@@ -7,7 +7,7 @@
 
 /* Exit statuses of memprof itself (the program's own pass through). */
 enum {
-	EXIT_USAGE = 2,    /* bad command line */
+	EXIT_USAGE = 2,	   /* bad command line */
 	EXIT_PROGRAM = 3,  /* the program cannot be run or profiled */
 	EXIT_PTRACE = 4,   /* ptrace is not permitted here */
 	EXIT_INTERNAL = 5, /* memprof failed while the program ran */

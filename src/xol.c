@@ -35,7 +35,8 @@ static uint64_t module_low(pid_t pid, uint64_t near)
 	while (fgets(line, sizeof(line), maps)) {
 		char name[4096] = "";
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %*s %*s %*s %4095s",
+		if (sscanf(line,
+			   "%" SCNx64 "-%" SCNx64 " %*s %*s %*s %*s %4095s",
 			   &lo, &hi, name) < 2)
 			continue;
 		if (near >= lo && near < hi) {
@@ -63,9 +64,12 @@ static uint64_t module_low(pid_t pid, uint64_t near)
 static int64_t inject_mmap(const struct target *t, pid_t tid, uint64_t addr,
 			   size_t size, int flags)
 {
-	uint64_t args[6] = {addr, size, PROT_READ | PROT_EXEC,
+	uint64_t args[6] = {addr,
+			    size,
+			    PROT_READ | PROT_EXEC,
 			    (uint64_t)(MAP_PRIVATE | MAP_ANONYMOUS | flags),
-			    (uint64_t)-1, 0};
+			    (uint64_t)-1,
+			    0};
 	int64_t result;
 
 	if (target_syscall(t, tid, SYS_mmap, args, &result) < 0)

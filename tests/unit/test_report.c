@@ -62,12 +62,17 @@ static void text_layout(void)
 
 	if (asprintf(&want,
 		     "Filename: %s\n\n"
-		     "Line #    Mem usage    Increment  Occurrences   Line Contents\n"
-		     "=============================================================\n"
-		     "     1     10.0 MiB      0.0 MiB           1   int f(void)\n"
+		     "Line #    Mem usage    Increment  Occurrences   Line "
+		     "Contents\n"
+		     "========================================================="
+		     "====\n"
+		     "     1     10.0 MiB      0.0 MiB           1   int "
+		     "f(void)\n"
 		     "     2                                         {\n"
-		     "     3     13.5 MiB      3.5 MiB           1   \tchar *p = grab();\n"
-		     "     4     12.0 MiB     -1.5 MiB           1   \treturn say(\"a\\\\b\", p);\n"
+		     "     3     13.5 MiB      3.5 MiB           1   \tchar *p "
+		     "= grab();\n"
+		     "     4     12.0 MiB     -1.5 MiB           1   \treturn "
+		     "say(\"a\\\\b\", p);\n"
 		     "     5     12.0 MiB      0.0 MiB           1   }\n"
 		     "\n\n",
 		     source_path) < 0)
@@ -101,11 +106,13 @@ static void never_called_and_missing_source(void)
 	account_add_func(a, "lost", "/nonexistent/lost.c", 7, 8);
 	got = render(a, REPORT_TEXT, 1, &exited);
 	CHECK(strstr(got, "Filename: /nonexistent/lost.c\n\n") == got);
-	CHECK(strstr(got, "     7                                         \n"
-			  "     8                                         \n") !=
+	CHECK(strstr(got,
+		     "     7                                         \n"
+		     "     8                                         \n") !=
 	      NULL);
 	CHECK(strstr(got, "\nNote: lost was never called.\n") != NULL);
-	CHECK(strstr(got, "\nNote: source file not found: /nonexistent/lost.c\n") !=
+	CHECK(strstr(got,
+		     "\nNote: source file not found: /nonexistent/lost.c\n") !=
 	      NULL);
 	free(got);
 	account_free(a);
@@ -119,13 +126,15 @@ static void json_document(void)
 
 	CHECK(strstr(got, "{\"version\": 1,") == got);
 	CHECK(strstr(got, "\"command\": [\"./prog\", \"x y\"]") != NULL);
-	CHECK(strstr(got, "\"status\": {\"signal\": 11, \"name\": \"SIGSEGV\"}") !=
+	CHECK(strstr(got,
+		     "\"status\": {\"signal\": 11, \"name\": \"SIGSEGV\"}") !=
 	      NULL);
 	CHECK(strstr(got, "\"first_line\": 1, \"last_line\": 5, \"calls\": 1, "
 			  "\"growth\": 2097152") != NULL);
-	CHECK(strstr(got, "{\"line\": 4, \"occurrences\": 1, \"mem_usage\": "
-			  "12582912, \"increment\": -1572864, \"contents\": "
-			  "\"\\treturn say(\\\"a\\\\\\\\b\\\", p);\"}") != NULL);
+	CHECK(strstr(got,
+		     "{\"line\": 4, \"occurrences\": 1, \"mem_usage\": "
+		     "12582912, \"increment\": -1572864, \"contents\": "
+		     "\"\\treturn say(\\\"a\\\\\\\\b\\\", p);\"}") != NULL);
 	/* only lines with events */
 	CHECK(strstr(got, "{\"line\": 2,") == NULL);
 	free(got);
@@ -142,10 +151,12 @@ static void csv_rows(void)
 	char *want = NULL;
 
 	if (asprintf(&want,
-		     "function,file,line,mem_usage,increment,occurrences,contents\n"
+		     "function,file,line,mem_usage,increment,occurrences,"
+		     "contents\n"
 		     "f,%s,1,10485760,0,1,int f(void)\n"
 		     "f,%s,3,14155776,3670016,1,\tchar *p = grab();\n"
-		     "f,%s,4,12582912,-1572864,1,\"\treturn say(\"\"a\\\\b\"\", p);\"\n"
+		     "f,%s,4,12582912,-1572864,1,\"\treturn "
+		     "say(\"\"a\\\\b\"\", p);\"\n"
 		     "f,%s,5,12582912,0,1,}\n",
 		     source_path, source_path, source_path, source_path) < 0)
 		abort();

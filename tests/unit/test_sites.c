@@ -4,17 +4,33 @@
 #include "../../src/sites.h"
 #include "unit.h"
 
-#define NEXT(a, l) {.addr = (a), .len = (l), .flow = FLOW_NEXT, .quiet = 0}
-#define QUIET(a, l) {.addr = (a), .len = (l), .flow = FLOW_NEXT, .quiet = 1}
-#define JUMP(a, l, t) {.addr = (a), .target = (t), .len = (l), .flow = FLOW_JUMP}
-#define COND(a, l, t) {.addr = (a), .target = (t), .len = (l), .flow = FLOW_COND}
-#define RET(a) {.addr = (a), .len = 1, .flow = FLOW_RET}
+#define NEXT(a, l)                                                             \
+	{                                                                      \
+		.addr = (a), .len = (l), .flow = FLOW_NEXT, .quiet = 0         \
+	}
+#define QUIET(a, l)                                                            \
+	{                                                                      \
+		.addr = (a), .len = (l), .flow = FLOW_NEXT, .quiet = 1         \
+	}
+#define JUMP(a, l, t)                                                          \
+	{                                                                      \
+		.addr = (a), .target = (t), .len = (l), .flow = FLOW_JUMP      \
+	}
+#define COND(a, l, t)                                                          \
+	{                                                                      \
+		.addr = (a), .target = (t), .len = (l), .flow = FLOW_COND      \
+	}
+#define RET(a)                                                                 \
+	{                                                                      \
+		.addr = (a), .len = 1, .flow = FLOW_RET                        \
+	}
 #define N(x) (sizeof(x) / sizeof((x)[0]))
 
 static void straight_line(void)
 {
 	const struct insn insns[] = {NEXT(0x100, 4), NEXT(0x104, 4),
-				     NEXT(0x108, 4), NEXT(0x10c, 1), RET(0x10d)};
+				     NEXT(0x108, 4), NEXT(0x10c, 1),
+				     RET(0x10d)};
 	const struct line_row rows[] = {{0x100, 1}, {0x104, 2}, {0x10c, 3}};
 	struct site *sites;
 	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
@@ -51,13 +67,13 @@ static void one_line_loop(void)
 static void gcc_for_loop(void)
 {
 	const struct insn insns[] = {
-		NEXT(0x300, 4),       /* line 2: i = 0 */
+		NEXT(0x300, 4),	       /* line 2: i = 0 */
 		JUMP(0x304, 2, 0x310), /* line 2: to the condition */
-		NEXT(0x306, 4),       /* line 3: body */
-		NEXT(0x30a, 6),       /* line 2: i++ */
-		NEXT(0x310, 4),       /* line 2: cmp */
+		NEXT(0x306, 4),	       /* line 3: body */
+		NEXT(0x30a, 6),	       /* line 2: i++ */
+		NEXT(0x310, 4),	       /* line 2: cmp */
 		COND(0x314, 2, 0x306), /* line 2: jl body */
-		RET(0x316),           /* line 4 */
+		RET(0x316),	       /* line 4 */
 	};
 	const struct line_row rows[] = {
 		{0x300, 2}, {0x306, 3}, {0x30a, 2}, {0x316, 4}};
@@ -77,13 +93,13 @@ static void gcc_for_loop(void)
 static void clang_for_loop(void)
 {
 	const struct insn insns[] = {
-		NEXT(0x400, 4),        /* line 2: i = 0 */
-		NEXT(0x404, 4),        /* line 2: cmp */
+		NEXT(0x400, 4),	       /* line 2: i = 0 */
+		NEXT(0x404, 4),	       /* line 2: cmp */
 		COND(0x408, 2, 0x416), /* line 2: jge out */
-		NEXT(0x40a, 4),        /* line 3: body */
-		NEXT(0x40e, 6),        /* line 2: i++ */
+		NEXT(0x40a, 4),	       /* line 3: body */
+		NEXT(0x40e, 6),	       /* line 2: i++ */
 		JUMP(0x414, 2, 0x404), /* line 2: back to cmp */
-		RET(0x416),            /* line 4 */
+		RET(0x416),	       /* line 4 */
 	};
 	const struct line_row rows[] = {
 		{0x400, 2}, {0x40a, 3}, {0x40e, 2}, {0x416, 4}};

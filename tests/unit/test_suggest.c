@@ -4,8 +4,7 @@
 #include "../../src/suggest.h"
 #include "unit.h"
 
-static char *suggest(const char *wanted, const char *const *names,
-		     size_t max)
+static char *suggest(const char *wanted, const char *const *names, size_t max)
 {
 	struct suggest *s = suggest_new(wanted);
 	char *list;
@@ -29,8 +28,7 @@ static void typo_first(void)
 
 static void containing_names_are_close(void)
 {
-	const char *const names[] = {"parse_config_file", "parse", "zzz",
-				     NULL};
+	const char *const names[] = {"parse_config_file", "parse", "zzz", NULL};
 	char *list = suggest("config", names, 5);
 
 	CHECK_STR(list, "parse_config_file");
@@ -40,7 +38,7 @@ static void containing_names_are_close(void)
 static void ordered_and_capped(void)
 {
 	const char *const names[] = {"worker3", "worker", "workers", "work",
-				     "worker2", "wrker", "walker", NULL};
+				     "worker2", "wrker",  "walker",  NULL};
 	char *list = suggest("worker", names, 3);
 
 	/* one edit, or contained in the wanted name; then by name */
