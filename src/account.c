@@ -7,6 +7,7 @@
 
 struct activation {
 	int func;
+	size_t proc; /* index in the function's procs */
 	int line;      /* the current line */
 	int64_t start; /* RSS when the current line began, less what inner
 			* activations of the same function recorded */
@@ -40,6 +41,9 @@ void account_free(struct account *acct)
 		free(acct->funcs[i].name);
 		free(acct->funcs[i].file);
 		free(acct->funcs[i].lines);
+		for (size_t j = 0; j < acct->funcs[i].nprocs; j++)
+			free(acct->funcs[i].procs[j].lines);
+		free(acct->funcs[i].procs);
 	}
 	for (size_t i = 0; i < acct->nthreads; i++)
 		free(acct->threads[i].acts);
@@ -55,6 +59,12 @@ int account_add_func(struct account *acct, const char *name, const char *file,
 
 	if (last_line < first_line)
 		last_line = first_line;
+	for (size_t i = 0; i < acct->nfuncs; i++) {
+		f = &acct->funcs[i];
+		if (f->first_line == first_line && strcmp(f->name, name) == 0 &&
+		    strcmp(f->file, file ? file : "") == 0)
+			return (int)i;
+	}
 	if (acct->nfuncs == acct->funcs_cap) {
 		acct->funcs_cap = acct->funcs_cap ? 2 * acct->funcs_cap : 4;
 		acct->funcs = xrealloc(acct->funcs,
@@ -118,29 +128,59 @@ static void drop_thread_if_idle(struct account *acct, struct thread_stack *t)
 	*t = acct->threads[--acct->nthreads];
 }
 
+static size_t line_count(const struct func_stats *f)
+{
+	return (size_t)(f->last_line - f->first_line) + 1;
+}
+
+/* The index of PID's figures for F, made on its first activation there. */
+static size_t proc_index(struct func_stats *f, int pid)
+{
+	for (size_t i = 0; i < f->nprocs; i++) {
+		if (f->procs[i].pid == pid)
+			return i;
+	}
+	f->procs = xrealloc(f->procs, (f->nprocs + 1) * sizeof(*f->procs));
+	f->procs[f->nprocs] = (struct proc_stats){
+		.pid = pid,
+		.lines = xcalloc(line_count(f), sizeof(struct line_stats)),
+	};
+	return f->nprocs++;
+}
+
+static void add_to_line(struct line_stats *ls, int64_t increment,
+			uint64_t rss)
+{
+	ls->occurrences++;
+	ls->increment += increment;
+	if (rss > ls->mem_usage)
+		ls->mem_usage = rss;
+}
+
 /* The current line of ACT ends at RSS. */
 static void end_line(struct account *acct, const struct activation *act,
 		     uint64_t rss)
 {
 	struct func_stats *f = &acct->funcs[act->func];
-	struct line_stats *ls;
+	int64_t increment = (int64_t)rss - act->start;
+	size_t i = (size_t)(act->line - f->first_line);
 
 	if (act->line < f->first_line || act->line > f->last_line)
 		return;
-	ls = &f->lines[act->line - f->first_line];
-	ls->occurrences++;
-	ls->increment += (int64_t)rss - act->start;
-	if (rss > ls->mem_usage)
-		ls->mem_usage = rss;
+	add_to_line(&f->lines[i], increment, rss);
+	add_to_line(&f->procs[act->proc].lines[i], increment, rss);
 }
 
-void account_enter(struct account *acct, int tid, int func, uint64_t rss)
+void account_enter(struct account *acct, int pid, int tid, int func,
+		   uint64_t rss)
 {
 	struct thread_stack *t;
 	struct activation *act;
+	struct func_stats *f;
 
 	if (func < 0 || (size_t)func >= acct->nfuncs)
 		return;
+	f = &acct->funcs[func];
 	t = get_thread(acct, tid);
 	if (t->depth == t->cap) {
 		t->cap = t->cap ? 2 * t->cap : 8;
@@ -148,10 +188,12 @@ void account_enter(struct account *acct, int tid, int func, uint64_t rss)
 	}
 	act = &t->acts[t->depth++];
 	act->func = func;
-	act->line = acct->funcs[func].first_line;
+	act->proc = proc_index(f, pid);
+	act->line = f->first_line;
 	act->start = (int64_t)rss;
 	act->entry_rss = rss;
-	acct->funcs[func].calls++;
+	f->calls++;
+	f->procs[act->proc].calls++;
 }
 
 void account_line(struct account *acct, int tid, int line, uint64_t rss)
@@ -186,6 +228,7 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 		}
 	}
 	acct->funcs[act->func].growth += recorded;
+	acct->funcs[act->func].procs[act->proc].growth += recorded;
 }
 
 void account_return(struct account *acct, int tid, uint64_t rss)

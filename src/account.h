@@ -14,6 +14,15 @@ struct line_stats {
 	uint64_t mem_usage; /* bytes: highest RSS seen at the end of the line */
 };
 
+/* The part of a function's figures one process made (with -f, the
+ * processes it forks). */
+struct proc_stats {
+	int pid;
+	uint64_t calls;
+	int64_t growth;
+	struct line_stats *lines;
+};
+
 struct func_stats {
 	char *name;
 	char *file;	/* absolute path of the source file */
@@ -24,6 +33,8 @@ struct func_stats {
 	 * activations: what the increments add up to. */
 	int64_t growth;
 	struct line_stats *lines; /* last_line - first_line + 1 entries */
+	struct proc_stats *procs; /* by process, in the order they came */
+	size_t nprocs;
 };
 
 struct account;
@@ -31,16 +42,18 @@ struct account;
 struct account *account_new(void);
 void account_free(struct account *acct);
 
-/* Registers a profiled function and returns its index (0, 1, ...), or -1
- * when out of memory. Lines outside [first_line, last_line] are ignored. */
+/* Registers a profiled function and returns its index (0, 1, ...); the
+ * index it has already when registered before (a program run again).
+ * Lines outside [first_line, last_line] are ignored. */
 int account_add_func(struct account *acct, const char *name, const char *file,
 		     int first_line, int last_line);
 size_t account_func_count(const struct account *acct);
 const struct func_stats *account_func(const struct account *acct, size_t idx);
 
-/* Thread TID starts an activation of FUNC; RSS is in bytes. The current
- * line becomes the function's header line. */
-void account_enter(struct account *acct, int tid, int func, uint64_t rss);
+/* Thread TID of process PID starts an activation of FUNC; RSS is in
+ * bytes, the process's. The current line becomes the header line. */
+void account_enter(struct account *acct, int pid, int tid, int func,
+		   uint64_t rss);
 /* A line event for LINE on TID's innermost activation. */
 void account_line(struct account *acct, int tid, int line, uint64_t rss);
 /* TID's innermost activation returns. */

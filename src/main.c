@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,9 @@ static char *resolve_program(const char *program)
 }
 
 /* The report goes to a temporary file beside -o FILE and is renamed into
- * place whole, so FILE is never half written. */
+ * place whole, so FILE is never half written. A FILE that is not a
+ * regular one (/dev/stdout, a pipe, a symbolic link) is written
+ * directly. */
 struct output {
 	FILE *stream;
 	char *tmp;
@@ -94,12 +97,28 @@ struct output {
 
 static void open_output(struct output *out, const char *file)
 {
+	struct stat st;
+	int fd;
+
 	out->stream = stderr;
 	out->tmp = NULL;
-	if (!file)
+	if (!file || strcmp(file, "/dev/stderr") == 0)
 		return;
+	/* the program's standard output: shared, so never reopened */
+	if (strcmp(file, "-") == 0 || strcmp(file, "/dev/stdout") == 0) {
+		out->stream = stdout;
+		return;
+	}
+	/* a rename would replace a link itself, not what it points to */
+	if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+		out->stream = fopen(file, "w");
+		if (!out->stream)
+			die(EXIT_USAGE, "cannot write %s: %s", file,
+			    strerror(errno));
+		return;
+	}
 	out->tmp = xasprintf("%s.XXXXXX", file);
-	int fd = mkstemp(out->tmp);
+	fd = mkstemp(out->tmp);
 	if (fd < 0 || !(out->stream = fdopen(fd, "w")))
 		die(EXIT_USAGE, "cannot write %s: %s", file, strerror(errno));
 }
@@ -108,8 +127,10 @@ static int close_output(struct output *out, const char *file)
 {
 	int ret = 0;
 
+	if (out->stream == stderr || out->stream == stdout)
+		return fflush(out->stream);
 	if (!out->tmp)
-		return fflush(stderr);
+		return fclose(out->stream);
 	if (fclose(out->stream) != 0 || rename(out->tmp, file) != 0) {
 		warn_msg("cannot write %s: %s", file, strerror(errno));
 		unlink(out->tmp);

@@ -306,7 +306,7 @@ static void enter(struct session *s, struct thread *th, int func, uint64_t addr,
 		.line_start = addr,
 		.last_site = addr,
 	};
-	account_enter(s->acct, th->tid, func, rss);
+	account_enter(s->acct, s->target.pid, th->tid, func, rss);
 	/* the header line's occurrence: Python's tracer has a call event */
 	s->stats.line_events++;
 }

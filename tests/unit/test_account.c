@@ -29,7 +29,7 @@ static void straight_line(void)
 	struct account *a = account_new();
 	int f = account_add_func(a, "f", "/f.c", 10, 14);
 
-	account_enter(a, 1, f, 100 * KB);
+	account_enter(a, 100, 1, f, 100 * KB);
 	account_line(a, 1, 11, 104 * KB);
 	account_line(a, 1, 12, 204 * KB);
 	account_line(a, 1, 13, 150 * KB);
@@ -56,7 +56,7 @@ static void loop_counts_and_max(void)
 	struct account *a = account_new();
 	int f = account_add_func(a, "loop", "/l.c", 1, 4);
 
-	account_enter(a, 7, f, 0);
+	account_enter(a, 100, 7, f, 0);
 	for (int i = 0; i < 3; i++) {
 		account_line(a, 7, 2, (uint64_t)i * 8 * KB);
 		account_line(a, 7, 3, (uint64_t)i * 8 * KB);
@@ -84,7 +84,7 @@ static void recursion_depth_three(void)
 	uint64_t rss = 0;
 
 	for (int depth = 0; depth < 3; depth++) {
-		account_enter(a, 1, f, rss);
+		account_enter(a, 100, 1, f, rss);
 		account_line(a, 1, 2, rss);
 		rss += 2 * KB;
 		account_line(a, 1, 3, rss);
@@ -109,9 +109,9 @@ static void distinct_functions_inclusive(void)
 	int fa = account_add_func(a, "a", "/a.c", 1, 3);
 	int fb = account_add_func(a, "b", "/b.c", 10, 12);
 
-	account_enter(a, 1, fa, 0);
+	account_enter(a, 100, 1, fa, 0);
 	account_line(a, 1, 2, 0);
-	account_enter(a, 1, fb, 0);
+	account_enter(a, 100, 1, fb, 0);
 	account_line(a, 1, 11, 0);
 	account_return(a, 1, 8 * KB);
 	account_line(a, 1, 3, 8 * KB);
@@ -131,11 +131,11 @@ static void nested_through_another(void)
 	int fa = account_add_func(a, "a", "/a.c", 1, 3);
 	int fb = account_add_func(a, "b", "/b.c", 10, 12);
 
-	account_enter(a, 1, fa, 0);
+	account_enter(a, 100, 1, fa, 0);
 	account_line(a, 1, 2, 0);
-	account_enter(a, 1, fb, 0);
+	account_enter(a, 100, 1, fb, 0);
 	account_line(a, 1, 11, 1 * KB);
-	account_enter(a, 1, fa, 1 * KB);
+	account_enter(a, 100, 1, fa, 1 * KB);
 	account_line(a, 1, 3, 1 * KB);
 	account_return(a, 1, 5 * KB);
 	account_return(a, 1, 5 * KB);
@@ -155,8 +155,8 @@ static void threads_have_own_stacks(void)
 	struct account *a = account_new();
 	int f = account_add_func(a, "w", "/w.c", 1, 3);
 
-	account_enter(a, 1, f, 0);
-	account_enter(a, 2, f, 0);
+	account_enter(a, 100, 1, f, 0);
+	account_enter(a, 100, 2, f, 0);
 	account_line(a, 1, 2, 0);
 	account_line(a, 2, 2, 4 * KB);
 	account_line(a, 1, 3, 12 * KB);
@@ -180,10 +180,10 @@ static void end_all_closes_everything(void)
 	struct account *a = account_new();
 	int f = account_add_func(a, "f", "/f.c", 1, 3);
 
-	account_enter(a, 1, f, 0);
+	account_enter(a, 100, 1, f, 0);
 	account_line(a, 1, 2, 0);
-	account_enter(a, 1, f, 4 * KB);
-	account_enter(a, 3, f, 4 * KB);
+	account_enter(a, 100, 1, f, 4 * KB);
+	account_enter(a, 100, 3, f, 4 * KB);
 	account_end_all(a, 10 * KB);
 
 	CHECK_INT(account_depth(a, 1), 0);
@@ -202,7 +202,7 @@ static void out_of_range_and_strays(void)
 	account_line(a, 9, 5, 0);
 	account_return(a, 9, 0);
 	account_end_thread(a, 9, 0);
-	account_enter(a, 1, f, 0);
+	account_enter(a, 100, 1, f, 0);
 	account_line(a, 1, 99, 4 * KB);
 	account_line(a, 1, 6, 8 * KB);
 	account_return(a, 1, 8 * KB);

@@ -30,7 +30,7 @@ static struct account *sample(void)
 	struct account *a = account_new();
 	int f = account_add_func(a, "f", source_path, 1, 5);
 
-	account_enter(a, 1, f, 10 * MIB);
+	account_enter(a, 100, 1, f, 10 * MIB);
 	account_line(a, 1, 3, 10 * MIB);
 	account_line(a, 1, 4, 13 * MIB + MIB / 2);
 	account_line(a, 1, 5, 12 * MIB);
