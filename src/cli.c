@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,8 @@
 
 static const char usage_line[] =
 	"usage: memprof [OPTIONS] --func NAME [--func NAME ...] [--] "
-	"PROGRAM [ARGS...]";
+	"PROGRAM [ARGS...]\n"
+	"       memprof [OPTIONS] --func NAME [--func NAME ...] -p PID";
 
 static void print_help(void)
 {
@@ -23,6 +25,13 @@ static void print_help(void)
 	     "FILE.c:NAME picks\n"
 	     "                        one of several static functions of "
 	     "that name\n"
+	     "  -f, --follow-forks    profile the processes the program forks"
+	     " too, and\n"
+	     "                        the programs they execute\n"
+	     "  -p, --pid PID         profile the running process PID until it"
+	     " ends, or\n"
+	     "                        Ctrl-C, then let it go on\n"
+	     "      --duration SECS   with -p: let it go after SECS seconds\n"
 	     "  -o, --output FILE     write the report to FILE (default: "
 	     "standard error;\n"
 	     "                        - for standard output)\n"
@@ -95,7 +104,29 @@ enum {
 	OPT_ENGINE,
 	OPT_EVERY_INSN,
 	OPT_SAME_CPU,
+	OPT_DURATION,
 };
+
+static int parse_pid(const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || n <= 0 || n > INT32_MAX)
+		usage_error("bad process id '%s'", arg);
+	return (int)n;
+}
+
+static double parse_duration(const char *arg)
+{
+	char *end;
+	double d = strtod(arg, &end);
+
+	if (*arg == '\0' || *end != '\0' || !(d > 0) || d > 1e9)
+		usage_error("bad duration '%s': give seconds, more than 0",
+			    arg);
+	return d;
+}
 
 static bool parse_engine(const char *arg)
 {
@@ -115,6 +146,9 @@ static const struct option long_options[] = {
 	{"engine", required_argument, NULL, OPT_ENGINE},
 	{"every-instruction", no_argument, NULL, OPT_EVERY_INSN},
 	{"same-cpu", no_argument, NULL, OPT_SAME_CPU},
+	{"follow-forks", no_argument, NULL, 'f'},
+	{"pid", required_argument, NULL, 'p'},
+	{"duration", required_argument, NULL, OPT_DURATION},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -133,7 +167,7 @@ void cli_parse(int argc, char **argv, struct options *opts)
 	opts->precision = 1;
 	opterr = 0;
 	/* '+': options end at PROGRAM, whose own options are its own */
-	while ((c = getopt_long(argc, argv, "+:o:hV", long_options, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+:o:fp:hV", long_options, NULL)) !=
 	       -1) {
 		switch (c) {
 		case OPT_FUNC:
@@ -166,6 +200,15 @@ void cli_parse(int argc, char **argv, struct options *opts)
 		case OPT_SAME_CPU:
 			opts->same_cpu = true;
 			break;
+		case 'f':
+			opts->follow_forks = true;
+			break;
+		case 'p':
+			opts->pid = parse_pid(optarg);
+			break;
+		case OPT_DURATION:
+			opts->duration = parse_duration(optarg);
+			break;
 		case 'h':
 			print_help();
 			exit(0);
@@ -179,11 +222,16 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind >= argc)
+	if (opts->pid && optind < argc)
+		usage_error("give a program to run or -p PID, not both (%s)",
+			    argv[optind]);
+	if (!opts->pid && optind >= argc)
 		usage_error("%sno program to run", "");
+	if (opts->duration > 0 && !opts->pid)
+		usage_error("%s--duration goes with -p PID", "");
 	if (opts->nfuncs == 0)
 		usage_error("%sno function to profile: give --func NAME", "");
-	opts->argv = argv + optind;
+	opts->argv = opts->pid ? NULL : argv + optind;
 }
 
 void cli_free(struct options *opts)

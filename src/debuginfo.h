@@ -44,6 +44,7 @@ enum debuginfo_result {
 	DI_FOUND,
 	DI_NO_LINES,	/* the executable has no DWARF line information */
 	DI_NO_FUNCTION, /* no function by that name; *msg has suggestions */
+	DI_ERROR,	/* found, but failed to use it; *msg says why */
 };
 
 /* Finds every function that SPEC ("NAME" or "FILE.c:NAME") names. On

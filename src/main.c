@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,30 +16,93 @@
 #include "session.h"
 #include "util.h"
 
-/* The program's pid, for the signal handler alone. */
+/* For the signal handlers alone: the program's pid, whether memprof
+ * attached to it, and the request to let it go. */
 static volatile sig_atomic_t program_pid;
+static volatile sig_atomic_t attached;
+static volatile sig_atomic_t detach_requested;
 
-/* A signal sent to memprof with kill() goes to the program too, so that
- * memprof outlives it and writes its report. One from the terminal has
- * reached the whole process group already. */
-static void forward_signal(int sig, siginfo_t *si, void *ctx)
+/* A program memprof started gets a signal sent to memprof with kill()
+ * too, so that memprof outlives it and writes its report; one from the
+ * terminal has reached the whole process group already. A process memprof
+ * attached to is let go instead, and goes on. */
+static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
+	if (attached || sig == SIGALRM) {
+		detach_requested = 1;
+		/* a stop, so that the wait for one ends */
+		if (program_pid > 0)
+			target_interrupt(program_pid);
+		return;
+	}
 	if (program_pid > 0 && si->si_code == SI_USER)
 		kill(program_pid, sig);
 }
 
 static void catch_signals(void)
 {
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM};
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = forward_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sa.sa_sigaction = on_signal;
+	/* no SA_RESTART: the wait for a stop must see the signal */
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
+}
+
+/* --duration: SIGALRM after SECONDS. */
+static void arm_duration(double seconds)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = (time_t)seconds;
+	it.it_value.tv_usec =
+		(suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
+	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* The command line of process PID, for the report. */
+static char **command_of(pid_t pid)
+{
+	char path[64], buf[4096];
+	char **argv;
+	size_t n = 0, argc = 0;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0) {
+		argv = xcalloc(2, sizeof(*argv));
+		argv[0] = xasprintf("%d", pid);
+		return argv;
+	}
+	buf[len] = '\0';
+	for (ssize_t i = 0; i < len; i++)
+		argc += buf[i] == '\0';
+	if (buf[len - 1] != '\0')
+		argc++;
+	argv = xcalloc(argc + 1, sizeof(*argv));
+	for (char *p = buf; p < buf + len && n < argc; p += strlen(p) + 1)
+		argv[n++] = xstrdup(p);
+	return argv;
+}
+
+static void free_command(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
 }
 
 /* Keeps memprof, and the program it starts, on the CPU memprof is on: a
@@ -162,12 +226,19 @@ static void print_stats(FILE *out, const struct stats *st)
 
 static int exit_status(const struct session *s)
 {
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		if (!s->found[i])
+			warn_msg("no function '%s' in any program that ran",
+				 s->opts->funcs[i]);
+	}
 	if (s->status.how == RUN_SIGNALED) {
 		int sig = s->status.code;
-		warn_msg("%s killed by signal %d (SIG%s)", s->opts->argv[0],
-			 sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+		warn_msg("%s killed by signal %d (SIG%s)", s->command[0], sig,
+			 sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 		return 128 + sig;
 	}
+	if (s->status.how == RUN_DETACHED)
+		return 0;
 	return s->status.code;
 }
 
@@ -177,22 +248,38 @@ int main(int argc, char **argv)
 	 * memprof with exit(). */
 	static struct options opts;
 	static char *program;
+	static char **command;
 	struct session s;
 	struct output out;
+	int ret;
 
 	cli_parse(argc, argv, &opts);
 	memset(&s, 0, sizeof(s));
 	s.opts = &opts;
-	program = resolve_program(opts.argv[0]);
-	s.program = program;
+	s.detach_requested = &detach_requested;
+	if (opts.pid) {
+		command = command_of(opts.pid);
+		s.command = command;
+	} else {
+		program = resolve_program(opts.argv[0]);
+		s.program = program;
+		s.command = opts.argv;
+	}
 	open_output(&out, opts.output);
 	catch_signals();
 	if (opts.same_cpu)
 		pin_to_this_cpu();
 
-	int ret = profiler_start(&s);
+	if (opts.pid) {
+		attached = 1;
+		ret = profiler_attach(&s, opts.pid);
+	} else {
+		ret = profiler_start(&s);
+	}
 	if (ret == 0) {
-		program_pid = s.target.pid;
+		program_pid = s.procs[0]->target.pid;
+		if (opts.duration > 0)
+			arm_duration(opts.duration);
 		ret = profiler_run(&s);
 		program_pid = 0;
 	}
@@ -202,13 +289,15 @@ int main(int argc, char **argv)
 			unlink(out.tmp);
 		free(out.tmp);
 		free(program);
+		free_command(command);
 		cli_free(&opts);
 		return ret;
 	}
 
 	struct report_options ropts = {.format = opts.format,
 				       .precision = opts.precision};
-	if (report_write(out.stream, s.acct, &ropts, &s.status, opts.argv) < 0)
+	if (report_write(out.stream, s.acct, &ropts, &s.status, s.command) <
+	    0)
 		warn_msg("cannot write the report: %s", strerror(errno));
 	if (opts.stats)
 		print_stats(out.stream, &s.stats);
@@ -218,6 +307,7 @@ int main(int argc, char **argv)
 		ret = exit_status(&s);
 	profiler_end(&s);
 	free(program);
+	free_command(command);
 	cli_free(&opts);
 	return ret;
 }

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "profiler.h"
-#include "relocate.h"
 #include "util.h"
 
 static double now(void)
@@ -21,246 +20,152 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Set-up */
-
 static int program_error(struct session *s, int status, const char *fmt,
 			 const char *arg)
 {
 	fprintf(stderr, "memprof: ");
-	fprintf(stderr, fmt, s->opts->argv[0], arg);
+	fprintf(stderr, fmt, s->command[0], arg);
 	fputc('\n', stderr);
 	return status;
 }
 
-static void add_sites(struct session *s, int idx)
-{
-	struct profiled_func *pf = &s->funcs[idx];
-	const struct func_info *fi = pf->info;
-	struct insn *all = NULL;
-	size_t nall = 0;
+/* Processes */
 
-	for (size_t r = 0; r < fi->nranges; r++) {
-		const struct code_range *cr = &fi->ranges[r];
-		struct insn *part;
-		size_t n =
-			decode_code(cr->bytes, cr->hi - cr->lo, cr->lo, &part);
-		all = xrealloc(all, (nall + n + 1) * sizeof(*all));
-		memcpy(all + nall, part, n * sizeof(*part));
-		nall += n;
-		free(part);
+static struct process *process_new(struct session *s, pid_t pid)
+{
+	struct process *p = xcalloc(1, sizeof(*p));
+
+	p->target.mem_fd = -1;
+	p->sampler.statm_fd = -1;
+	if (target_open(&p->target, pid) < 0 ||
+	    sampler_open(&p->sampler, pid) < 0) {
+		target_close(&p->target);
+		sampler_close(&p->sampler);
+		free(p);
+		return NULL;
 	}
-	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
-	pf->insns = all;
-	pf->ninsns = nall;
-	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);
+	s->procs = xrealloc(s->procs, (s->nprocs + 1) * sizeof(*s->procs));
+	s->procs[s->nprocs++] = p;
+	return p;
 }
 
-/* The original bytes at ADDR, from the ELF file; *AVAIL says how many
- * follow in the same range. */
-static const uint8_t *orig_code(const struct func_info *fi, uint64_t addr,
-				size_t *avail)
+static struct process *process_find(const struct session *s, pid_t pid)
 {
-	for (size_t r = 0; r < fi->nranges; r++) {
-		const struct code_range *cr = &fi->ranges[r];
-		if (addr >= cr->lo && addr < cr->hi) {
-			*avail = cr->hi - addr;
-			return &cr->bytes[addr - cr->lo];
-		}
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i]->target.pid == pid)
+			return s->procs[i];
 	}
-	*avail = 0;
 	return NULL;
 }
 
-static int arm(struct session *s, int idx, uint64_t addr, unsigned role,
-	       int arg)
+static void process_free(struct process *p)
 {
-	const struct func_info *fi = s->funcs[idx].info;
-	size_t avail;
-	struct breakpoint *bp =
-		bp_get(s->bps, &s->target, addr, orig_code(fi, addr, &avail));
-
-	if (!bp)
-		return -1;
-	bp->roles |= role;
-	bp->func = idx;
-	if (role == BP_LINE)
-		bp->line = arg;
-	if (role == BP_RETURN)
-		bp->ret_pop = (uint16_t)arg;
-	return 0;
+	image_put(p->image);
+	target_close(&p->target);
+	sampler_close(&p->sampler);
+	free(p);
 }
 
-static int add_function(struct session *s, struct func_info *fi)
+static void process_remove(struct session *s, struct process *p)
 {
-	int idx = account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
-				   fi->last_line);
-
-	s->funcs = xrealloc(s->funcs, (s->nfuncs + 1) * sizeof(*s->funcs));
-	s->funcs[s->nfuncs++] = (struct profiled_func){.info = fi};
-	add_sites(s, idx);
-	if (arm(s, idx, fi->entry, BP_ENTRY, 0) < 0)
-		return -1;
-	for (size_t i = 0; i < s->funcs[idx].nsites; i++) {
-		const struct site *site = &s->funcs[idx].sites[i];
-		if (arm(s, idx, site->addr, BP_LINE, site->line) < 0)
-			return -1;
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i] == p) {
+			s->procs[i] = s->procs[--s->nprocs];
+			break;
+		}
 	}
-	/* With --every-instruction the others get one too, to prove that
-	 * every instruction runs right out of line. */
-	for (size_t i = 0; s->opts->every_insn && i < s->funcs[idx].ninsns;
-	     i++) {
-		const struct insn *in = &s->funcs[idx].insns[i];
-		/* a ret is emulated; one that ends no activation is harmless */
-		bool ret = in->flow == FLOW_RET;
-		if (arm(s, idx, in->addr, ret ? BP_RETURN : BP_PASS,
-			ret ? (int)in->target : 0) < 0)
-			return -1;
-	}
-	/* Returns are caught at the function's own ret instructions, so
-	 * that nothing outside it is ever touched. */
-	for (size_t i = 0; i < s->funcs[idx].nrets; i++) {
-		const struct insn *in =
-			&s->funcs[idx].insns[s->funcs[idx].rets[i]];
-		if (arm(s, idx, in->addr, BP_RETURN, (int)in->target) < 0)
-			return -1;
-	}
-	return 0;
+	process_free(p);
 }
 
-static bool is_profiled(const struct session *s, uint64_t entry)
+/* Functions */
+
+static int new_func(void *arg, const struct func_info *fi)
 {
-	for (size_t i = 0; i < s->nfuncs; i++) {
-		if (s->funcs[i].info->entry == entry)
-			return true;
-	}
-	return false;
+	struct session *s = arg;
+
+	return account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
+				fi->last_line);
 }
 
-static int find_functions(struct session *s)
+/* Loads the image process P runs now and arms every --func found in it.
+ * With REQUIRED, a function or debug information missing is an error;
+ * otherwise it may come with a later image. Returns 0 or an exit status. */
+static int load_image(struct session *s, struct process *p, pid_t tid,
+		      bool required)
 {
+	char *err = NULL;
+	struct image *img = image_open(p->target.pid, &err);
+
+	if (!img) {
+		int ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
+		free(err);
+		return required ? ret : 0;
+	}
+	p->image = img;
 	for (size_t i = 0; i < s->opts->nfuncs; i++) {
 		const char *spec = s->opts->funcs[i];
-		struct func_info **found;
-		size_t n;
-		char *close = NULL;
+		char *msg = NULL;
+		enum debuginfo_result res =
+			image_add(img, &p->target, spec, s->opts->every_insn,
+				  new_func, s, &msg);
 
-		switch (debuginfo_find(s->di, spec, &found, &n, &close)) {
-		case DI_NO_LINES:
+		if (res == DI_FOUND)
+			s->found[i] = true;
+		else if (res == DI_ERROR)
+			return program_error(s, EXIT_INTERNAL, "%s: %s", msg);
+		else if (required && res == DI_NO_LINES)
 			return program_error(
 				s, EXIT_PROGRAM,
 				"%s: no DWARF line information%s; rebuild it "
 				"with -g or install its debug symbols",
 				"");
-		case DI_NO_FUNCTION:
+		else if (required)
 			fprintf(stderr, "memprof: no function '%s' in %s%s%s\n",
-				spec, s->opts->argv[0],
-				close ? "; did you mean: " : "",
-				close ? close : "");
-			free(close);
+				spec, s->command[0],
+				msg ? "; did you mean: " : "", msg ? msg : "");
+		free(msg);
+		if (required && res != DI_FOUND)
 			return EXIT_PROGRAM;
-		case DI_FOUND:
-			break;
-		}
-		for (size_t j = 0; j < n; j++) {
-			/* named twice (NAME and FILE.c:NAME): one table */
-			if (is_profiled(s, found[j]->entry)) {
-				func_info_free(found[j]);
-				continue;
-			}
-			if (add_function(s, found[j]) < 0) {
-				free(found);
-				return program_error(
-					s, EXIT_INTERNAL,
-					"%s: cannot set breakpoints: %s",
-					strerror(errno));
-			}
-		}
-		free(found);
 	}
-	return 0;
-}
-
-/* Maps the out-of-line area and gives every breakpoint its copy; one
- * that cannot be relocated is stepped in place instead. */
-static void place_copies(struct session *s)
-{
-	size_t cursor = 0, avail;
-	struct breakpoint *bp;
-
-	if (s->nfuncs == 0 ||
-	    xol_map(&s->xol, &s->target, s->target.pid, s->funcs[0].info->entry,
-		    (bp_count(s->bps) + 1) * RELOC_MAX) < 0) {
+	if (!s->opts->step &&
+	    image_place_copies(img, &p->target, tid) < 0)
 		warn_msg("cannot map the out-of-line area (%s); stepping "
 			 "instead",
 			 strerror(errno));
-		return;
-	}
-	while ((bp = bp_next(s->bps, &cursor))) {
-		const uint8_t *code =
-			orig_code(s->funcs[bp->func].info, bp->addr, &avail);
-
-		if (!(bp->roles & BP_RETURN) && code)
-			bp->resume = xol_place(&s->xol, &s->target, code, avail,
-					       bp->addr);
-		if (!bp->resume && !(bp->roles & BP_RETURN))
-			s->stats.stepped_sites++;
-	}
-}
-
-int profiler_start(struct session *s)
-{
-	char *err = NULL;
-
-	s->acct = account_new();
-	s->bps = bp_table_new();
-	s->target.mem_fd = -1;
-	s->sampler.statm_fd = -1;
-	if (target_spawn(&s->target, s->program, s->opts->argv) < 0) {
-		if (errno == EPERM || errno == ENOSYS)
-			return program_error(
-				s, EXIT_PTRACE,
-				"cannot trace %s: ptrace is not permitted%s "
-				"(see /proc/sys/kernel/yama/ptrace_scope; in a "
-				"container, seccomp or a missing "
-				"CAP_SYS_PTRACE can forbid it)",
-				"");
-		return program_error(s, EXIT_PROGRAM, "cannot start %s: %s",
-				     strerror(errno));
-	}
-	s->di = debuginfo_open(s->target.pid, &err);
-	if (!s->di) {
-		int ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
-		free(err);
-		return ret;
-	}
-	int ret = find_functions(s);
-	if (ret)
-		return ret;
-	if (!s->opts->step)
-		place_copies(s);
-	if (sampler_open(&s->sampler, s->target.pid) < 0)
-		return program_error(s, EXIT_INTERNAL,
-				     "%s: cannot read its memory figures: %s",
-				     strerror(errno));
-	s->stats.wall_seconds = now();
-	if (target_resume(s->target.pid, 0) < 0)
-		return program_error(s, EXIT_INTERNAL, "%s: cannot resume: %s",
-				     strerror(errno));
+	s->stats.stepped_sites += img->stepped_sites;
 	return 0;
 }
 
 /* Threads */
 
-static struct thread *thread_get(struct session *s, pid_t tid)
+static struct thread *thread_find(struct session *s, pid_t tid)
 {
 	for (size_t i = 0; i < s->nthreads; i++) {
 		if (s->threads[i].tid == tid)
 			return &s->threads[i];
 	}
+	return NULL;
+}
+
+static struct thread *thread_add(struct session *s, pid_t tid,
+				 struct process *p)
+{
 	s->threads =
 		xrealloc(s->threads, (s->nthreads + 1) * sizeof(*s->threads));
-	s->threads[s->nthreads] = (struct thread){.tid = tid};
+	s->threads[s->nthreads] = (struct thread){.tid = tid, .proc = p};
 	return &s->threads[s->nthreads++];
+}
+
+/* The thread TID, learning its process when it is new. */
+static struct thread *thread_get(struct session *s, pid_t tid)
+{
+	struct thread *th = thread_find(s, tid);
+	struct process *p;
+
+	if (th)
+		return th;
+	p = process_find(s, target_tgid(tid));
+	return thread_add(s, tid, p ? p : s->procs[0]);
 }
 
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
@@ -279,20 +184,30 @@ static void pop_dead_frames(struct session *s, struct thread *th, uint64_t sp,
 }
 
 /* A thread ends: its open activations end with it. */
-static void thread_end(struct session *s, pid_t tid, uint64_t rss)
+static void thread_end(struct session *s, struct thread *th, uint64_t rss)
 {
-	struct thread *th = thread_get(s, tid);
-
 	while (th->depth)
 		pop_frame(s, th, rss);
 	free(th->frames);
 	*th = s->threads[--s->nthreads];
 }
 
+/* Every thread of P ends (exit, exec). */
+static void end_threads_of(struct session *s, const struct process *p,
+			   uint64_t rss)
+{
+	for (size_t i = 0; i < s->nthreads;) {
+		if (s->threads[i].proc == p)
+			thread_end(s, &s->threads[i], rss);
+		else
+			i++;
+	}
+}
+
 /* Breakpoints */
 
-static void enter(struct session *s, struct thread *th, int func, uint64_t addr,
-		  uint64_t sp, uint64_t rss)
+static void enter(struct session *s, struct thread *th, int func, int line,
+		  uint64_t addr, uint64_t sp, uint64_t rss)
 {
 	if (th->depth == th->cap) {
 		th->cap = th->cap ? 2 * th->cap : 8;
@@ -302,11 +217,11 @@ static void enter(struct session *s, struct thread *th, int func, uint64_t addr,
 	th->frames[th->depth++] = (struct frame){
 		.func = func,
 		.sp = sp,
-		.line = s->funcs[func].info->decl_line,
+		.line = line,
 		.line_start = addr,
 		.last_site = addr,
 	};
-	account_enter(s->acct, s->target.pid, th->tid, func, rss);
+	account_enter(s->acct, th->proc->target.pid, th->tid, func, rss);
 	/* the header line's occurrence: Python's tracer has a call event */
 	s->stats.line_events++;
 }
@@ -325,15 +240,16 @@ static bool is_line_event(const struct frame *f, const struct site *site)
 	return !site->forward || f->last_site >= site->addr;
 }
 
-static void line_site(struct session *s, struct thread *th, int func,
-		      uint64_t addr, uint64_t rss)
+static void line_site(struct session *s, struct thread *th,
+		      const struct profiled_func *pf, uint64_t addr,
+		      uint64_t rss)
 {
 	struct frame *f = th->depth ? &th->frames[th->depth - 1] : NULL;
 	const struct site *site;
 
-	if (!f || f->func != func)
+	if (!f || f->func != pf->acct)
 		return;
-	site = sites_at(s->funcs[func].sites, s->funcs[func].nsites, addr);
+	site = sites_at(pf->sites, pf->nsites, addr);
 	if (!site)
 		return;
 	if (is_line_event(f, site)) {
@@ -353,19 +269,19 @@ static void dispatch(struct session *s, const struct stop *stop);
 /* Runs the instruction under a breakpoint with its original byte, then
  * puts the int3 back. Stops of this thread that come meanwhile are
  * handled after; a signal waits for the step to end. */
-static void step_over(struct session *s, pid_t tid, uint64_t addr)
+static void step_over(struct session *s, struct thread *th,
+		      const struct breakpoint *bp)
 {
-	struct breakpoint *bp = bp_find(s->bps, addr);
 	static const uint8_t int3 = 0xcc;
+	const struct target *t = &th->proc->target;
+	pid_t tid = th->tid;
+	uint64_t addr = bp->addr;
 	struct stop stop;
 	int sig = 0;
 
-	if (!bp) {
-		target_resume(tid, 0);
-		return;
-	}
-	if (target_write(&s->target, addr, &bp->orig, 1) < 0 ||
-	    target_step(tid) < 0)
+	s->stats.stepped++;
+	if (target_set_pc(tid, addr) < 0 ||
+	    target_write(t, addr, &bp->orig, 1) < 0 || target_step(tid) < 0)
 		return;
 	for (;;) {
 		if (target_wait(tid, &stop) < 0)
@@ -382,34 +298,32 @@ static void step_over(struct session *s, pid_t tid, uint64_t addr)
 		if (stop.event == TEV_GROUP_STOP && target_step(tid) == 0)
 			continue;
 		/* the thread is leaving (exit, death): nothing to step */
-		target_write(&s->target, addr, &int3, 1);
+		target_write(t, addr, &int3, 1);
 		dispatch(s, &stop);
 		return;
 	}
-	target_write(&s->target, addr, &int3, 1);
+	target_write(t, addr, &int3, 1);
 	target_resume(tid, sig);
 }
 
 /* A ret of a profiled function: its activation ends, and the ret is done
  * here, so that no step is needed. */
 static void emulate_return(struct session *s, struct thread *th, int func,
-			   uint16_t pop, struct user_regs_struct *regs,
-			   uint64_t rss)
+			   const struct breakpoint *bp,
+			   struct user_regs_struct *regs, uint64_t rss)
 {
 	uint64_t ret_addr;
 
 	if (th->depth && th->frames[th->depth - 1].func == func &&
 	    th->frames[th->depth - 1].sp == regs->rsp)
 		pop_frame(s, th, rss);
-	if (target_read(&s->target, regs->rsp, &ret_addr, sizeof(ret_addr)) <
-	    0) {
-		regs->rip--;
-		if (target_set_regs(th->tid, regs) == 0)
-			step_over(s, th->tid, regs->rip);
+	if (target_read(&th->proc->target, regs->rsp, &ret_addr,
+			sizeof(ret_addr)) < 0) {
+		step_over(s, th, bp);
 		return;
 	}
 	regs->rip = ret_addr;
-	regs->rsp += 8 + pop;
+	regs->rsp += 8 + bp->ret_pop;
 	if (target_set_regs(th->tid, regs) == 0)
 		target_resume(th->tid, 0);
 }
@@ -417,97 +331,169 @@ static void emulate_return(struct session *s, struct thread *th, int func,
 static void on_breakpoint(struct session *s, pid_t tid)
 {
 	struct user_regs_struct regs;
+	struct thread *th = thread_get(s, tid);
+	struct image *img = th->proc->image;
+	struct breakpoint *bp;
 
 	if (target_get_regs(tid, &regs) < 0)
 		return;
-	uint64_t addr = regs.rip - 1;
-	struct breakpoint *bp = bp_find(s->bps, addr);
+	bp = img ? bp_find(img->bps, regs.rip - 1) : NULL;
 	if (!bp) {
 		/* the program's own int3 */
 		target_resume(tid, SIGTRAP);
 		return;
 	}
 
+	const struct profiled_func *pf = &img->funcs[bp->func];
 	unsigned roles = bp->roles;
-	int func = bp->func;
 	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN)) {
-		struct thread *th = thread_get(s, tid);
-		uint64_t rss = sampler_rss(&s->sampler);
+		uint64_t rss = sampler_rss(&th->proc->sampler);
 
 		pop_dead_frames(s, th, regs.rsp, rss);
 		const struct frame *top =
 			th->depth ? &th->frames[th->depth - 1] : NULL;
 		bool same_frame =
-			top && top->func == func && top->sp == regs.rsp;
+			top && top->func == pf->acct && top->sp == regs.rsp;
 		if ((roles & BP_ENTRY) && !((roles & BP_LINE) && same_frame))
-			enter(s, th, func, addr, regs.rsp, rss);
+			enter(s, th, pf->acct, pf->info->decl_line, bp->addr,
+			      regs.rsp, rss);
 		else if (roles & BP_LINE)
-			line_site(s, th, func, addr, rss);
+			line_site(s, th, pf, bp->addr, rss);
 		if (roles & BP_RETURN) {
-			emulate_return(s, th, func, bp->ret_pop, &regs, rss);
+			emulate_return(s, th, pf->acct, bp, &regs, rss);
 			return;
 		}
 	}
-	if (bp->resume) {
-		if (target_set_pc(tid, bp->resume) == 0)
-			target_resume(tid, 0);
+	if (!bp->resume) {
+		step_over(s, th, bp);
 		return;
 	}
-	regs.rip = addr;
-	if (target_set_regs(tid, &regs) == 0) {
-		s->stats.stepped++;
-		step_over(s, tid, addr);
-	}
+	if (target_set_pc(tid, bp->resume) == 0)
+		target_resume(tid, 0);
 }
 
 /* Other stops */
 
-static void on_new_process(struct session *s, pid_t pid)
+/* The process a new one was forked from. */
+static struct process *parent_of(struct session *s, pid_t pid)
 {
-	/* a fork child runs as it would without us: no breakpoints */
-	if (!target_share_memory(pid, s->target.pid))
-		bp_clean_process(s->bps, pid);
-	target_detach(pid, 0);
+	char path[64], line[256];
+	pid_t ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return process_find(s, ppid);
 }
 
+/* A forked process starts. Its memory is a copy of its parent's, our
+ * breakpoints included: with -f it is profiled with the same image,
+ * otherwise it is cleaned and let go. */
+static void on_new_process(struct session *s, pid_t pid)
+{
+	struct process *parent = parent_of(s, pid);
+	struct image *img = parent ? parent->image : NULL;
+	struct process *p;
+
+	/* vfork: the memory is the parent's own, breakpoints and all */
+	if (!s->opts->follow_forks || !img) {
+		if (img && !target_share_memory(pid, parent->target.pid))
+			bp_clean_process(img->bps, pid);
+		target_detach(pid, 0);
+		return;
+	}
+	p = process_new(s, pid);
+	if (!p) {
+		bp_clean_process(img->bps, pid);
+		target_detach(pid, 0);
+		return;
+	}
+	p->image = image_get(img);
+	thread_add(s, pid, p);
+	target_resume(pid, 0);
+}
+
+static void on_start(struct session *s, pid_t tid)
+{
+	pid_t tgid = target_tgid(tid);
+	struct process *p = process_find(s, tgid);
+
+	if (p && !thread_find(s, tid))
+		thread_add(s, tid, p);
+	if (p || tgid < 0)
+		target_resume(tid, 0);
+	else
+		on_new_process(s, tid);
+}
+
+/* The process executed a new program: what ran before has ended, and the
+ * functions are looked up again in the new image. */
 static void on_exec(struct session *s, pid_t tid)
 {
-	/* the old image and our breakpoints in it are gone */
-	uint64_t rss = sampler_rss(&s->sampler);
-	account_end_all(s->acct, rss);
-	while (s->nthreads)
-		thread_end(s, s->threads[0].tid, rss);
-	bp_table_free(s->bps);
-	s->bps = bp_table_new();
-	memset(&s->xol, 0, sizeof(s->xol));
-	if (!s->image_replaced)
-		warn_msg("%s executed another program; profiling ends there",
-			 s->opts->argv[0]);
-	s->image_replaced = true;
+	struct process *p = process_find(s, tid);
+
+	if (!p) {
+		target_resume(tid, 0);
+		return;
+	}
+	end_threads_of(s, p, sampler_rss(&p->sampler));
+	image_put(p->image);
+	p->image = NULL;
+	/* the same id, but a new address space */
+	target_close(&p->target);
+	sampler_close(&p->sampler);
+	if (target_open(&p->target, tid) == 0 &&
+	    sampler_open(&p->sampler, tid) == 0)
+		load_image(s, p, tid, false);
+	thread_add(s, tid, p);
 	target_resume(tid, 0);
+}
+
+static void on_exited(struct session *s, const struct stop *stop)
+{
+	struct process *p = process_find(s, stop->tid);
+	struct thread *th = thread_find(s, stop->tid);
+
+	if (th)
+		thread_end(s, th, th->proc->sampler.last);
+	if (!p)
+		return;
+	end_threads_of(s, p, p->sampler.last);
+	if (p == s->procs[0]) {
+		s->status.how = stop->event == TEV_EXITED ? RUN_EXITED
+							  : RUN_SIGNALED;
+		s->status.code = stop->event == TEV_EXITED ? stop->code
+							   : stop->sig;
+		s->done = true;
+		return;
+	}
+	process_remove(s, p);
 }
 
 static void dispatch(struct session *s, const struct stop *stop)
 {
 	pid_t tid = stop->tid;
+	struct thread *th;
 
 	switch (stop->event) {
 	case TEV_EXITED:
 	case TEV_KILLED:
-		if (tid != s->target.pid)
-			return;
-		s->status.how =
-			stop->event == TEV_EXITED ? RUN_EXITED : RUN_SIGNALED;
-		s->status.code =
-			stop->event == TEV_EXITED ? stop->code : stop->sig;
-		s->done = true;
+		on_exited(s, stop);
 		return;
 	case TEV_BREAKPOINT:
 		on_breakpoint(s, tid);
 		return;
 	case TEV_EXIT:
 		/* memory is still there: the last figures are true ones */
-		thread_end(s, tid, sampler_rss(&s->sampler));
+		th = thread_find(s, tid);
+		if (th)
+			thread_end(s, th, sampler_rss(&th->proc->sampler));
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:
@@ -517,10 +503,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		target_listen(tid);
 		return;
 	case TEV_START:
-		if (target_tgid(tid) != s->target.pid)
-			on_new_process(s, tid);
-		else
-			target_resume(tid, 0);
+		on_start(s, tid);
 		return;
 	case TEV_EXEC:
 		on_exec(s, tid);
@@ -533,12 +516,249 @@ static void dispatch(struct session *s, const struct stop *stop)
 	}
 }
 
+/* Starting and ending */
+
+static void start_clock(struct session *s)
+{
+	s->stats.wall_seconds = now();
+}
+
+int profiler_start(struct session *s)
+{
+	struct process *p;
+	struct target t;
+
+	s->acct = account_new();
+	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
+		if (errno == EPERM || errno == ENOSYS)
+			return program_error(
+				s, EXIT_PTRACE,
+				"cannot trace %s: ptrace is not permitted%s "
+				"(see /proc/sys/kernel/yama/ptrace_scope; in a "
+				"container, seccomp or a missing "
+				"CAP_SYS_PTRACE can forbid it)",
+				"");
+		return program_error(s, EXIT_PROGRAM, "cannot start %s: %s",
+				     strerror(errno));
+	}
+	p = process_new(s, t.pid);
+	target_close(&t);
+	if (!p)
+		return program_error(s, EXIT_INTERNAL,
+				     "%s: cannot read its memory: %s",
+				     strerror(errno));
+	thread_add(s, p->target.pid, p);
+	/* with -f a function may come with a program executed later */
+	int ret = load_image(s, p, p->target.pid, !s->opts->follow_forks);
+	if (ret)
+		return ret;
+	start_clock(s);
+	if (target_resume(p->target.pid, 0) < 0)
+		return program_error(s, EXIT_INTERNAL, "%s: cannot resume: %s",
+				     strerror(errno));
+	return 0;
+}
+
+int profiler_attach(struct session *s, pid_t pid)
+{
+	struct attached *threads;
+	struct process *p;
+	struct target t;
+	size_t n;
+	int ret;
+
+	s->acct = account_new();
+	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	if (target_attach(&t, pid, &threads, &n) < 0) {
+		if (errno == EPERM)
+			return program_error(
+				s, EXIT_PTRACE,
+				"cannot attach to %s: ptrace is not "
+				"permitted%s (see "
+				"/proc/sys/kernel/yama/ptrace_scope; in a "
+				"container, seccomp or a missing "
+				"CAP_SYS_PTRACE can forbid it)",
+				"");
+		return program_error(s, EXIT_PROGRAM, "cannot attach to %s: %s",
+				     strerror(errno));
+	}
+	p = process_new(s, pid);
+	target_close(&t);
+	ret = p ? 0 : EXIT_PROGRAM;
+	for (size_t i = 0; p && i < n; i++) {
+		if (!threads[i].gone)
+			thread_add(s, threads[i].tid, p);
+	}
+	if (p)
+		ret = load_image(s, p, pid, true);
+	if (ret) {
+		if (p && p->image)
+			bp_clean_process(p->image->bps, pid);
+		for (size_t i = 0; i < n; i++)
+			target_detach(threads[i].tid, threads[i].sig);
+		free(threads);
+		return ret;
+	}
+	start_clock(s);
+	for (size_t i = 0; i < n; i++) {
+		if (threads[i].gone)
+			continue;
+		if (threads[i].group_stop)
+			target_listen(threads[i].tid);
+		else
+			target_resume(threads[i].tid, threads[i].sig);
+	}
+	free(threads);
+	return 0;
+}
+
+/* A thread of a process being let go. */
+struct leaving {
+	pid_t tid;
+	int sig; /* a signal it was about to get */
+	bool stopped, gone;
+};
+
+static struct leaving *leaving_find(struct leaving *ts, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i].tid == tid)
+			return &ts[i];
+	}
+	return NULL;
+}
+
+/* Stops every thread of P, each listed in *TS. A thread stopped at one
+ * of our breakpoints is put back on its instruction; stops of other
+ * processes meanwhile are handled as usual. */
+static size_t stop_threads_of(struct session *s, struct process *p,
+			      struct leaving **ts)
+{
+	size_t n = 0, stopped = 0;
+
+	*ts = xcalloc(s->nthreads + 1, sizeof(**ts));
+	for (size_t i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].proc != p)
+			continue;
+		(*ts)[n++].tid = s->threads[i].tid;
+		if (target_interrupt(s->threads[i].tid) < 0)
+			(*ts)[n - 1].gone = true;
+	}
+	for (size_t i = 0; i < n; i++)
+		stopped += (*ts)[i].gone;
+	while (stopped < n) {
+		struct stop stop;
+		struct leaving *l;
+		pid_t tgid;
+
+		if (target_wait(-1, &stop) < 0)
+			break;
+		l = leaving_find(*ts, n, stop.tid);
+		if (!l && stop.event == TEV_START &&
+		    (tgid = target_tgid(stop.tid)) == p->target.pid) {
+			/* a thread born meanwhile, stopped at its start */
+			*ts = xrealloc(*ts, (n + 1) * sizeof(**ts));
+			(*ts)[n] = (struct leaving){.tid = stop.tid,
+						    .stopped = true};
+			n++;
+			stopped++;
+			continue;
+		}
+		if (!l) {
+			dispatch(s, &stop);
+			continue;
+		}
+		if (stop.event == TEV_BREAKPOINT) {
+			struct user_regs_struct regs;
+			if (target_get_regs(stop.tid, &regs) == 0 && p->image &&
+			    bp_find(p->image->bps, regs.rip - 1))
+				target_set_pc(stop.tid, regs.rip - 1);
+			else
+				l->sig = SIGTRAP;
+		} else if (stop.event == TEV_SIGNAL) {
+			l->sig = stop.sig;
+		} else if (stop.event == TEV_EXITED ||
+			   stop.event == TEV_KILLED) {
+			l->gone = true;
+		}
+		if (!l->stopped) {
+			l->stopped = true;
+			stopped++;
+		}
+	}
+	return n;
+}
+
+/* Moves a stopped thread out of the out-of-line area by stepping it: a
+ * copy is a few instructions that end in a jump back. */
+static void leave_xol(const struct process *p, pid_t tid, int *sig)
+{
+	struct user_regs_struct regs;
+
+	for (int steps = 0; steps < 16; steps++) {
+		struct stop stop;
+
+		if (target_get_regs(tid, &regs) < 0 ||
+		    !image_in_xol(p->image, regs.rip))
+			return;
+		if (target_step(tid) < 0 || target_wait(tid, &stop) < 0)
+			return;
+		if (stop.event == TEV_SIGNAL)
+			*sig = stop.sig;
+		else if (stop.event != TEV_STEPPED)
+			return;
+	}
+}
+
+/* Lets process P go on without us: every breakpoint out of its memory,
+ * every thread out of the copies, then each one detached. The calls it
+ * is in end now. The out-of-line area stays: a signal frame may still
+ * return into it. */
+static void detach_process(struct session *s, struct process *p)
+{
+	struct leaving *ts;
+	size_t n = stop_threads_of(s, p, &ts);
+
+	if (p->image)
+		bp_clean_process(p->image->bps, p->target.pid);
+	end_threads_of(s, p, sampler_rss(&p->sampler));
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i].gone)
+			continue;
+		if (p->image)
+			leave_xol(p, ts[i].tid, &ts[i].sig);
+		target_detach(ts[i].tid, ts[i].sig);
+	}
+	free(ts);
+	if (p != s->procs[0])
+		process_remove(s, p);
+}
+
+void profiler_detach(struct session *s)
+{
+	for (size_t i = s->nprocs; i-- > 1;)
+		detach_process(s, s->procs[i]);
+	if (!s->done) {
+		detach_process(s, s->procs[0]);
+		s->status.how = RUN_DETACHED;
+		s->status.code = 0;
+		s->done = true;
+	}
+}
+
 int profiler_run(struct session *s)
 {
 	struct stop stop;
 
 	while (!s->done) {
-		if (target_wait(-1, &stop) < 0) {
+		if (*s->detach_requested) {
+			profiler_detach(s);
+			break;
+		}
+		if (target_wait_once(-1, &stop) < 0) {
+			if (errno == EINTR)
+				continue;
 			if (errno == ECHILD)
 				break;
 			return program_error(s, EXIT_INTERNAL,
@@ -551,25 +771,22 @@ int profiler_run(struct session *s)
 		s->stats.tracer_seconds += now() - t0;
 	}
 	s->stats.wall_seconds = now() - s->stats.wall_seconds;
-	account_end_all(s->acct, s->sampler.last);
+	/* forked processes that outlive the first one go on without us */
+	for (size_t i = s->nprocs; i-- > 1;)
+		detach_process(s, s->procs[i]);
+	for (size_t i = 0; i < s->nprocs; i++)
+		end_threads_of(s, s->procs[i], s->procs[i]->sampler.last);
 	return 0;
 }
 
 void profiler_end(struct session *s)
 {
-	for (size_t i = 0; i < s->nfuncs; i++) {
-		func_info_free(s->funcs[i].info);
-		free(s->funcs[i].sites);
-		free(s->funcs[i].insns);
-		free(s->funcs[i].rets);
-	}
-	free(s->funcs);
 	for (size_t i = 0; i < s->nthreads; i++)
 		free(s->threads[i].frames);
 	free(s->threads);
-	bp_table_free(s->bps);
-	debuginfo_close(s->di);
-	sampler_close(&s->sampler);
-	target_close(&s->target);
+	for (size_t i = 0; i < s->nprocs; i++)
+		process_free(s->procs[i]);
+	free(s->procs);
+	free(s->found);
 	account_free(s->acct);
 }

@@ -8,6 +8,12 @@
 /* Starts the program stopped at its exec and sets the breakpoints.
  * Returns 0, or memprof's exit status after printing why. */
 int profiler_start(struct session *s);
+/* Seizes the running process PID and sets the breakpoints. Returns 0,
+ * or memprof's exit status after printing why (the process is let go). */
+int profiler_attach(struct session *s, pid_t pid);
+/* Lets every process go on without us, breakpoints removed; the report
+ * covers the time until now. */
+void profiler_detach(struct session *s);
 /* Runs the program to its end; s->status says how it ended. Returns 0,
  * or memprof's exit status after printing why. */
 int profiler_run(struct session *s);

@@ -170,10 +170,38 @@ static void json_status(FILE *out, const struct run_status *status)
 	}
 }
 
+/* The lines of F that had events, as a JSON array; CONTENTS with their
+ * source text. */
+static void json_lines(FILE *out, const struct func_stats *f,
+		       const struct line_stats *lines, const struct source *src,
+		       bool contents, const char *indent)
+{
+	bool first = true;
+
+	fputc('[', out);
+	for (int line = f->first_line; line <= f->last_line; line++) {
+		const struct line_stats *ls = &lines[line - f->first_line];
+
+		if (!ls->occurrences)
+			continue;
+		fprintf(out,
+			"%s\n%s{\"line\": %d, \"occurrences\": %" PRIu64
+			", \"mem_usage\": %" PRIu64 ", \"increment\": %" PRId64,
+			first ? "" : ",", indent, line, ls->occurrences,
+			ls->mem_usage, ls->increment);
+		if (contents) {
+			fputs(", \"contents\": ", out);
+			json_string(out, source_line(src, line));
+		}
+		fputc('}', out);
+		first = false;
+	}
+	fputc(']', out);
+}
+
 static void json_function(FILE *out, const struct func_stats *f)
 {
 	struct source *src = source_load(f->file);
-	bool first = true;
 
 	fputs("    {\"name\": ", out);
 	json_string(out, f->name);
@@ -181,24 +209,22 @@ static void json_function(FILE *out, const struct func_stats *f)
 	json_string(out, f->file);
 	fprintf(out,
 		", \"first_line\": %d, \"last_line\": %d, \"calls\": %" PRIu64
-		", \"growth\": %" PRId64 ",\n     \"lines\": [",
+		", \"growth\": %" PRId64 ",\n     \"lines\": ",
 		f->first_line, f->last_line, f->calls, f->growth);
-	for (int line = f->first_line; line <= f->last_line; line++) {
-		const struct line_stats *ls = &f->lines[line - f->first_line];
+	json_lines(out, f, f->lines, src, true, "      ");
+	/* the same figures by process (several with -f) */
+	fputs(",\n     \"processes\": [", out);
+	for (size_t i = 0; i < f->nprocs; i++) {
+		const struct proc_stats *p = &f->procs[i];
 
-		if (!ls->occurrences)
-			continue;
 		fprintf(out,
-			"%s\n      {\"line\": %d, \"occurrences\": %" PRIu64
-			", \"mem_usage\": %" PRIu64 ", \"increment\": %" PRId64
-			", \"contents\": ",
-			first ? "" : ",", line, ls->occurrences, ls->mem_usage,
-			ls->increment);
-		json_string(out, source_line(src, line));
+			"%s\n      {\"pid\": %d, \"calls\": %" PRIu64
+			", \"growth\": %" PRId64 ", \"lines\": ",
+			i ? "," : "", p->pid, p->calls, p->growth);
+		json_lines(out, f, p->lines, src, false, "        ");
 		fputc('}', out);
-		first = false;
 	}
-	fputs(first ? "]}" : "\n     ]}", out);
+	fputs("]}", out);
 	source_free(src);
 }
 

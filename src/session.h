@@ -2,24 +2,22 @@
 #ifndef MEMPROF_SESSION_H
 #define MEMPROF_SESSION_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "account.h"
-#include "breakpoint.h"
 #include "cli.h"
-#include "debuginfo.h"
+#include "image.h"
 #include "report.h"
 #include "sampler.h"
-#include "sites.h"
 #include "target.h"
-#include "xol.h"
 
 /* The tracer's side of one activation: how to tell its return and which
  * line it is on. The figures live in the accounting. */
 struct frame {
-	int func;
+	int func;	     /* the function's index in the accounting */
 	uint64_t sp;	     /* stack pointer at entry: it holds the return
 			      * address, and is the stack pointer at ret */
 	int line;	     /* current line */
@@ -27,47 +25,43 @@ struct frame {
 	uint64_t last_site;  /* last site hit */
 };
 
+/* A traced process: its memory, its RSS and the image it runs. */
+struct process {
+	struct target target; /* target.pid is the process id */
+	struct sampler sampler;
+	struct image *image; /* NULL until one is loaded */
+};
+
 struct thread {
 	pid_t tid;
+	struct process *proc;
 	struct frame *frames;
 	size_t depth, cap;
 };
 
-struct profiled_func {
-	struct func_info *info;
-	struct site *sites;
-	size_t nsites;
-	struct insn *insns; /* its machine code, decoded */
-	size_t ninsns;
-	size_t *rets; /* the rets that need a breakpoint, as indexes */
-	size_t nrets;
-};
-
 struct stats {
-	uint64_t stops; /* every stop the kernel reported */
-	uint64_t line_events;
-	uint64_t stepped;      /* stops that needed a single step */
-	size_t stepped_sites;  /* breakpoints without an out-of-line copy */
+	uint64_t stops;	      /* every stop the kernel reported */
+	uint64_t line_events; /* the occurrences of the tables */
+	uint64_t stepped;     /* stops that needed a single step */
+	size_t stepped_sites; /* breakpoints without an out-of-line copy */
 	double tracer_seconds; /* handling stops */
 	double wall_seconds;
 };
 
 struct session {
 	const struct options *opts;
-	const char *program; /* the resolved path */
-	struct target target;
-	struct debuginfo *di;
-	struct profiled_func *funcs; /* indexed like the accounting's */
-	size_t nfuncs;
-	struct bp_table *bps;
-	struct xol xol;
-	struct sampler sampler;
+	const char *program;	  /* the resolved path (not when attaching) */
+	char **command;		  /* the command for the report */
+	struct process **procs;	  /* procs[0] is the one we started */
+	size_t nprocs;
 	struct account *acct;
+	bool *found;		  /* per --func: found in some image */
 	struct thread *threads;
 	size_t nthreads;
 	struct run_status status;
 	struct stats stats;
-	bool image_replaced; /* the program executed another one */
+	/* set by a signal handler: detach now (attach mode) */
+	volatile sig_atomic_t *detach_requested;
 	bool done;
 };
 

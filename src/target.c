@@ -1,6 +1,7 @@
 /* Process control through ptrace: start-up the strace way (the child
  * stops itself, we seize it), one place that classifies wait statuses,
  * memory through /proc/PID/mem. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,6 +33,8 @@
 static const long trace_options = PTRACE_O_EXITKILL | PTRACE_O_TRACECLONE |
 				  PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
 				  PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT;
+/* A process we attach to lives on if memprof dies: no EXITKILL. */
+static const long attach_options = trace_options & ~PTRACE_O_EXITKILL;
 
 static bool is_executable_file(const char *path)
 {
@@ -154,11 +157,7 @@ int target_spawn(struct target *t, const char *path, char *const argv[])
 		errno = err;
 		return -1;
 	}
-	t->pid = pid;
-	char mem[64];
-	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
-	t->mem_fd = open(mem, O_RDWR | O_CLOEXEC);
-	if (t->mem_fd < 0) {
+	if (target_open(t, pid) < 0) {
 		int err = errno;
 		kill_and_reap(pid);
 		errno = err;
@@ -249,6 +248,18 @@ int target_wait(pid_t tid, struct stop *stop)
 	do {
 		got = waitpid(tid, &status, __WALL);
 	} while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	stop->tid = got;
+	classify(status, stop);
+	return 0;
+}
+
+int target_wait_once(pid_t tid, struct stop *stop)
+{
+	int status;
+	pid_t got = waitpid(tid, &status, __WALL);
+
 	if (got < 0)
 		return -1;
 	stop->tid = got;
@@ -394,6 +405,127 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	if (pending)
 		syscall(SYS_tgkill, t->pid, tid, pending);
 	return ret;
+}
+
+int target_open(struct target *t, pid_t pid)
+{
+	char mem[64];
+
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
+	t->pid = pid;
+	t->mem_fd = open(mem, O_RDWR | O_CLOEXEC);
+	return t->mem_fd < 0 ? -1 : 0;
+}
+
+int target_interrupt(pid_t tid)
+{
+	return (int)ptrace(PTRACE_INTERRUPT, tid, 0L, 0L);
+}
+
+/* Seizes every thread of PID not in *THREADS yet; how many were new. */
+static size_t seize_new_threads(pid_t pid, struct attached **threads,
+				size_t *n, int *err)
+{
+	char path[64];
+	struct dirent *de;
+	size_t added = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir) {
+		*err = errno == ENOENT ? ESRCH : errno;
+		return 0;
+	}
+	while ((de = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		bool known = false;
+
+		if (tid <= 0)
+			continue;
+		for (size_t i = 0; i < *n && !known; i++)
+			known = (*threads)[i].tid == tid;
+		if (known)
+			continue;
+		if (ptrace(PTRACE_SEIZE, tid, 0L, attach_options) < 0) {
+			/* a thread that has just exited is no loss */
+			if (errno != ESRCH)
+				*err = errno;
+			continue;
+		}
+		target_interrupt(tid);
+		*threads = xrealloc(*threads, (*n + 1) * sizeof(**threads));
+		(*threads)[(*n)++] = (struct attached){.tid = tid};
+		added++;
+	}
+	closedir(dir);
+	return added;
+}
+
+static struct attached *find_attached(struct attached *threads, size_t n,
+				      pid_t tid)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (threads[i].tid == tid)
+			return &threads[i];
+	}
+	return NULL;
+}
+
+int target_attach(struct target *t, pid_t pid, struct attached **threads,
+		  size_t *n)
+{
+	size_t stopped = 0;
+	int err = 0;
+
+	*threads = NULL;
+	*n = 0;
+	/* threads can start while we seize the others: until none is new */
+	while (seize_new_threads(pid, threads, n, &err) > 0 && !err)
+		;
+	if (err || *n == 0) {
+		for (size_t i = 0; i < *n; i++)
+			target_detach((*threads)[i].tid, 0);
+		free(*threads);
+		*threads = NULL;
+		errno = err ? err : ESRCH;
+		return -1;
+	}
+	while (stopped < *n) {
+		struct stop stop;
+		struct attached *a;
+
+		if (target_wait(-1, &stop) < 0)
+			return -1;
+		a = find_attached(*threads, *n, stop.tid);
+		if (!a) {
+			/* a thread born meanwhile: it comes stopped */
+			*threads = xrealloc(*threads,
+					    (*n + 1) * sizeof(**threads));
+			(*threads)[(*n)++] = (struct attached){.tid = stop.tid};
+			a = &(*threads)[*n - 1];
+		}
+		switch (stop.event) {
+		case TEV_SIGNAL:
+			/* owed to the thread when it goes on */
+			a->sig = stop.sig;
+			break;
+		case TEV_GROUP_STOP:
+			a->group_stop = true;
+			break;
+		case TEV_EXITED:
+		case TEV_KILLED:
+			a->gone = true;
+			break;
+		default:
+			break;
+		}
+		if (!a->stopped) {
+			a->stopped = true;
+			stopped++;
+		}
+	}
+	return target_open(t, pid);
 }
 
 pid_t target_tgid(pid_t tid)

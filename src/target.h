@@ -48,9 +48,33 @@ char *target_find_program(const char *program);
  * 0, or -1 with errno (EPERM: ptrace is not permitted). */
 int target_spawn(struct target *t, const char *path, char *const argv[]);
 
+/* Opens the memory of process PID, which we trace. */
+int target_open(struct target *t, pid_t pid);
+
+/* A thread seized by target_attach, stopped. */
+struct attached {
+	pid_t tid;
+	int sig;         /* a signal it was about to get: deliver it */
+	bool group_stop; /* the process was stopped (SIGSTOP): listen */
+	bool stopped;
+	bool gone;       /* exited meanwhile */
+};
+
+/* Seizes every thread of the running process PID and stops each one.
+ * Returns 0 with the threads in *THREADS (a new array), or -1 with
+ * errno (EPERM: not permitted; ESRCH: no such process). */
+int target_attach(struct target *t, pid_t pid, struct attached **threads,
+		  size_t *n);
+
+/* Stops a running thread we have seized (a TEV_START stop follows). */
+int target_interrupt(pid_t tid);
+
 /* Waits for the next stop of any traced thread (TID -1) or of one. Returns
  * 0, or -1 with errno (ECHILD: nothing left to wait for). */
 int target_wait(pid_t tid, struct stop *stop);
+
+/* The same, but a signal that interrupts the wait ends it (EINTR). */
+int target_wait_once(pid_t tid, struct stop *stop);
 
 int target_resume(pid_t tid, int sig);
 int target_step(pid_t tid);

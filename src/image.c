@@ -1,0 +1,212 @@
+/* Program images: functions, sites, breakpoints, out-of-line copies. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+#include "relocate.h"
+#include "util.h"
+
+struct image *image_open(pid_t pid, char **err)
+{
+	struct debuginfo *di = debuginfo_open(pid, err);
+	struct image *img;
+
+	if (!di)
+		return NULL;
+	img = xcalloc(1, sizeof(*img));
+	img->refs = 1;
+	img->di = di;
+	img->bps = bp_table_new();
+	return img;
+}
+
+struct image *image_get(struct image *img)
+{
+	if (img)
+		img->refs++;
+	return img;
+}
+
+void image_put(struct image *img)
+{
+	if (!img || --img->refs > 0)
+		return;
+	for (size_t i = 0; i < img->nfuncs; i++) {
+		func_info_free(img->funcs[i].info);
+		free(img->funcs[i].sites);
+		free(img->funcs[i].insns);
+		free(img->funcs[i].rets);
+	}
+	free(img->funcs);
+	bp_table_free(img->bps);
+	debuginfo_close(img->di);
+	free(img);
+}
+
+static void add_sites(struct profiled_func *pf)
+{
+	const struct func_info *fi = pf->info;
+	struct insn *all = NULL;
+	size_t nall = 0;
+
+	for (size_t r = 0; r < fi->nranges; r++) {
+		const struct code_range *cr = &fi->ranges[r];
+		struct insn *part;
+		size_t n =
+			decode_code(cr->bytes, cr->hi - cr->lo, cr->lo, &part);
+		all = xrealloc(all, (nall + n + 1) * sizeof(*all));
+		memcpy(all + nall, part, n * sizeof(*part));
+		nall += n;
+		free(part);
+	}
+	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
+	pf->insns = all;
+	pf->ninsns = nall;
+	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);
+}
+
+/* The original bytes at ADDR, from the ELF file; *AVAIL says how many
+ * follow in the same range. */
+static const uint8_t *orig_code(const struct func_info *fi, uint64_t addr,
+				size_t *avail)
+{
+	for (size_t r = 0; r < fi->nranges; r++) {
+		const struct code_range *cr = &fi->ranges[r];
+		if (addr >= cr->lo && addr < cr->hi) {
+			*avail = cr->hi - addr;
+			return &cr->bytes[addr - cr->lo];
+		}
+	}
+	*avail = 0;
+	return NULL;
+}
+
+static int arm(struct image *img, const struct target *t, int idx,
+	       uint64_t addr, unsigned role, int arg)
+{
+	const struct func_info *fi = img->funcs[idx].info;
+	size_t avail;
+	struct breakpoint *bp =
+		bp_get(img->bps, t, addr, orig_code(fi, addr, &avail));
+
+	if (!bp)
+		return -1;
+	bp->roles |= role;
+	bp->func = idx;
+	if (role == BP_LINE)
+		bp->line = arg;
+	if (role == BP_RETURN)
+		bp->ret_pop = (uint16_t)arg;
+	return 0;
+}
+
+static int arm_function(struct image *img, const struct target *t, int idx,
+			bool every_insn)
+{
+	const struct profiled_func *pf = &img->funcs[idx];
+
+	if (arm(img, t, idx, pf->info->entry, BP_ENTRY, 0) < 0)
+		return -1;
+	for (size_t i = 0; i < pf->nsites; i++) {
+		const struct site *site = &pf->sites[i];
+		if (arm(img, t, idx, site->addr, BP_LINE, site->line) < 0)
+			return -1;
+	}
+	/* With --every-instruction the others get one too, to prove that
+	 * every instruction runs right out of line. */
+	for (size_t i = 0; every_insn && i < pf->ninsns; i++) {
+		const struct insn *in = &pf->insns[i];
+		/* a ret is emulated; one that ends no activation is harmless */
+		bool ret = in->flow == FLOW_RET;
+		if (arm(img, t, idx, in->addr, ret ? BP_RETURN : BP_PASS,
+			ret ? (int)in->target : 0) < 0)
+			return -1;
+	}
+	/* Returns are caught at the function's own ret instructions, so
+	 * that nothing outside it is ever touched. */
+	for (size_t i = 0; i < pf->nrets; i++) {
+		const struct insn *in = &pf->insns[pf->rets[i]];
+		if (arm(img, t, idx, in->addr, BP_RETURN, (int)in->target) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static bool has_function(const struct image *img, uint64_t entry)
+{
+	for (size_t i = 0; i < img->nfuncs; i++) {
+		if (img->funcs[i].info->entry == entry)
+			return true;
+	}
+	return false;
+}
+
+enum debuginfo_result image_add(struct image *img, const struct target *t,
+				const char *spec, bool every_insn,
+				int (*new_func)(void *arg,
+						const struct func_info *fi),
+				void *arg, char **msg)
+{
+	struct func_info **found;
+	size_t n;
+	enum debuginfo_result res =
+		debuginfo_find(img->di, spec, &found, &n, msg);
+	int failed = 0;
+
+	if (res != DI_FOUND)
+		return res;
+	for (size_t j = 0; j < n; j++) {
+		/* named twice (NAME and FILE.c:NAME): one table */
+		if (failed || has_function(img, found[j]->entry)) {
+			func_info_free(found[j]);
+			continue;
+		}
+		img->funcs = xrealloc(img->funcs,
+				      (img->nfuncs + 1) * sizeof(*img->funcs));
+		img->funcs[img->nfuncs] = (struct profiled_func){
+			.info = found[j],
+			.acct = new_func(arg, found[j]),
+		};
+		add_sites(&img->funcs[img->nfuncs]);
+		if (arm_function(img, t, (int)img->nfuncs++, every_insn) < 0)
+			failed = errno ? errno : EIO;
+	}
+	free(found);
+	if (failed) {
+		errno = failed;
+		*msg = xasprintf("cannot set breakpoints: %s",
+				 strerror(failed));
+		return DI_ERROR;
+	}
+	return DI_FOUND;
+}
+
+int image_place_copies(struct image *img, const struct target *t, pid_t tid)
+{
+	size_t cursor = 0, avail;
+	struct breakpoint *bp;
+
+	if (img->nfuncs == 0)
+		return 0;
+	if (xol_map(&img->xol, t, tid, img->funcs[0].info->entry,
+		    (bp_count(img->bps) + 1) * RELOC_MAX) < 0)
+		return -1;
+	while ((bp = bp_next(img->bps, &cursor))) {
+		const uint8_t *code =
+			orig_code(img->funcs[bp->func].info, bp->addr, &avail);
+
+		if (!(bp->roles & BP_RETURN) && code)
+			bp->resume = xol_place(&img->xol, t, code, avail,
+					       bp->addr);
+		if (!bp->resume && !(bp->roles & BP_RETURN))
+			img->stepped_sites++;
+	}
+	return 0;
+}
+
+bool image_in_xol(const struct image *img, uint64_t addr)
+{
+	return img->xol.base && addr >= img->xol.base &&
+	       addr < img->xol.base + img->xol.size;
+}

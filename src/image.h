@@ -1,0 +1,61 @@
+/* One program image as a process runs it: the profiled functions found in
+ * it, their sites, the breakpoints and the out-of-line area. Processes
+ * that fork share their parent's image until they execute another one. */
+#ifndef MEMPROF_IMAGE_H
+#define MEMPROF_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "breakpoint.h"
+#include "debuginfo.h"
+#include "decode.h"
+#include "sites.h"
+#include "target.h"
+#include "xol.h"
+
+struct profiled_func {
+	struct func_info *info;
+	int acct; /* the function's index in the accounting */
+	struct site *sites;
+	size_t nsites;
+	struct insn *insns; /* its machine code, decoded */
+	size_t ninsns;
+	size_t *rets; /* the rets that need a breakpoint, as indexes */
+	size_t nrets;
+};
+
+struct image {
+	unsigned refs; /* processes running it */
+	struct debuginfo *di;
+	struct profiled_func *funcs; /* indexed by breakpoint.func */
+	size_t nfuncs;
+	struct bp_table *bps;
+	struct xol xol;
+	size_t stepped_sites; /* breakpoints without an out-of-line copy */
+};
+
+/* Reads the debug information of process PID. NULL with *ERR set. */
+struct image *image_open(pid_t pid, char **err);
+struct image *image_get(struct image *img);
+/* Drops one reference; frees the image with the last. */
+void image_put(struct image *img);
+
+/* Finds the functions SPEC names; each new one is added with ACCT (the
+ * caller's index for it, from NEW_FUNC) and armed in T's memory. With
+ * EVERY_INSN each instruction gets a breakpoint. */
+enum debuginfo_result image_add(struct image *img, const struct target *t,
+				const char *spec, bool every_insn,
+				int (*new_func)(void *arg,
+						const struct func_info *fi),
+				void *arg, char **msg);
+
+/* Maps the out-of-line area through the stopped thread TID and gives each
+ * breakpoint its copy. -1 with errno when the area cannot be mapped. */
+int image_place_copies(struct image *img, const struct target *t, pid_t tid);
+
+/* Whether ADDR lies in the out-of-line area. */
+bool image_in_xol(const struct image *img, uint64_t addr);
+
+#endif
