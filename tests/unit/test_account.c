@@ -1,22 +1,22 @@
-/* The accounting, fed synthetic event sequences. */
-#include <stdlib.h>
+/* The line accounting, fed synthetic event sequences. */
+#include <stdint.h>
 
 #include "../../src/account.h"
 #include "unit.h"
 
-#define KB 1024
+#define PID 100
 
-static const struct line_stats *stats_of(const struct account *a, int func,
-					 int line)
+static const struct line_stats *row(const struct account *acct, int func,
+				    int line)
 {
-	const struct func_stats *f = account_func(a, (size_t)func);
+	const struct func_stats *f = account_func(acct, (size_t)func);
 
 	return &f->lines[line - f->first_line];
 }
 
-static int64_t sum_increments(const struct account *a, int func)
+static int64_t sum_increments(const struct account *acct, int func)
 {
-	const struct func_stats *f = account_func(a, (size_t)func);
+	const struct func_stats *f = account_func(acct, (size_t)func);
 	int64_t sum = 0;
 
 	for (int l = f->first_line; l <= f->last_line; l++)
@@ -24,205 +24,324 @@ static int64_t sum_increments(const struct account *a, int func)
 	return sum;
 }
 
-static void straight_line(void)
+static void check_conserved(const struct account *acct, int func)
 {
-	struct account *a = account_new();
-	int f = account_add_func(a, "f", "/f.c", 10, 14);
-
-	account_enter(a, 100, 1, f, 100 * KB);
-	account_line(a, 1, 11, 104 * KB);
-	account_line(a, 1, 12, 204 * KB);
-	account_line(a, 1, 13, 150 * KB);
-	account_return(a, 1, 150 * KB);
-
-	CHECK_INT(account_func(a, 0)->calls, 1);
-	CHECK_INT(stats_of(a, f, 10)->occurrences, 1);
-	CHECK_INT(stats_of(a, f, 10)->increment, 4 * KB);
-	CHECK_INT(stats_of(a, f, 11)->increment, 100 * KB);
-	CHECK_INT(stats_of(a, f, 11)->mem_usage, 204 * KB);
-	CHECK_INT(stats_of(a, f, 12)->increment, -54 * KB);
-	CHECK_INT(stats_of(a, f, 12)->mem_usage, 150 * KB);
-	CHECK_INT(stats_of(a, f, 13)->occurrences, 1);
-	CHECK_INT(stats_of(a, f, 14)->occurrences, 0);
-	CHECK_INT(account_func(a, 0)->growth, 50 * KB);
-	CHECK_INT(sum_increments(a, f), 50 * KB);
-	CHECK_INT(account_line_events(a), 3);
-	CHECK_INT(account_depth(a, 1), 0);
-	account_free(a);
+	CHECK_EQ_INT(sum_increments(acct, func),
+		     account_func(acct, (size_t)func)->growth);
 }
 
-static void loop_counts_and_max(void)
+static void registration_gives_indexes(void)
 {
-	struct account *a = account_new();
-	int f = account_add_func(a, "loop", "/l.c", 1, 4);
+	struct account *acct = account_new();
 
-	account_enter(a, 100, 7, f, 0);
-	for (int i = 0; i < 3; i++) {
-		account_line(a, 7, 2, (uint64_t)i * 8 * KB);
-		account_line(a, 7, 3, (uint64_t)i * 8 * KB);
-	}
-	account_line(a, 7, 2, 40 * KB);
-	account_return(a, 7, 24 * KB);
-
-	CHECK_INT(stats_of(a, f, 2)->occurrences, 4);
-	CHECK_INT(stats_of(a, f, 3)->occurrences, 3);
-	/* 8 + 8, then 16 -> 40 on the last pass */
-	CHECK_INT(stats_of(a, f, 3)->increment, 40 * KB);
-	CHECK_INT(stats_of(a, f, 3)->mem_usage, 40 * KB);
-	CHECK_INT(stats_of(a, f, 2)->increment, -16 * KB);
-	CHECK_INT(sum_increments(a, f), 24 * KB);
-	CHECK_INT(account_func(a, 0)->growth, 24 * KB);
-	account_free(a);
+	CHECK_EQ_INT(account_add_func(acct, "a", "/src/a.c", 10, 20), 0);
+	CHECK_EQ_INT(account_add_func(acct, "b", "/src/a.c", 30, 35), 1);
+	CHECK_EQ_INT(account_add_func(acct, "a", "/src/a.c", 10, 20), 0);
+	CHECK_EQ_INT(account_func_count(acct), 2);
+	CHECK_EQ_STR(account_func(acct, 1)->name, "b");
+	CHECK_EQ_STR(account_func(acct, 1)->file, "/src/a.c");
+	CHECK_EQ_INT(account_func(acct, 1)->first_line, 30);
+	CHECK_EQ_INT(account_func(acct, 1)->last_line, 35);
+	CHECK_EQ_INT(account_func(acct, 1)->calls, 0);
+	CHECK_EQ_INT(account_func(acct, 1)->growth, 0);
+	account_free(acct);
 }
 
-/* recurse(3): each level takes 2 units on line 2, then calls itself on
- * line 3. No byte is counted twice. */
+static void enter_starts_on_header_line(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 10, 15);
+
+	account_enter(acct, PID, 1, f, 1000);
+	CHECK_EQ_INT(account_func(acct, 0)->calls, 1);
+	CHECK_EQ_INT(account_depth(acct, 1), 1);
+	account_return(acct, 1, 1500);
+	CHECK_EQ_INT(account_depth(acct, 1), 0);
+	CHECK_EQ_INT(row(acct, f, 10)->occurrences, 1);
+	CHECK_EQ_INT(row(acct, f, 10)->increment, 500);
+	CHECK_EQ_INT(row(acct, f, 10)->mem_usage, 1500);
+	CHECK_EQ_INT(row(acct, f, 11)->occurrences, 0);
+	CHECK_EQ_INT(account_func(acct, 0)->growth, 500);
+	account_free(acct);
+}
+
+static void line_event_ends_current_line(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 10, 15);
+
+	account_enter(acct, PID, 1, f, 1000);
+	account_line(acct, 1, 11, 1100);
+	account_line(acct, 1, 12, 1050);
+	account_return(acct, 1, 1300);
+	CHECK_EQ_INT(row(acct, f, 10)->increment, 100);
+	CHECK_EQ_INT(row(acct, f, 10)->mem_usage, 1100);
+	CHECK_EQ_INT(row(acct, f, 11)->increment, -50);
+	CHECK_EQ_INT(row(acct, f, 11)->mem_usage, 1050);
+	CHECK_EQ_INT(row(acct, f, 11)->occurrences, 1);
+	CHECK_EQ_INT(row(acct, f, 12)->increment, 250);
+	CHECK_EQ_INT(row(acct, f, 12)->mem_usage, 1300);
+	CHECK_EQ_INT(row(acct, f, 12)->occurrences, 1);
+	CHECK_EQ_INT(account_func(acct, f)->growth, 300);
+	check_conserved(acct, f);
+	account_free(acct);
+}
+
+static void repeated_line_accumulates(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 3);
+
+	account_enter(acct, PID, 1, f, 100);
+	account_line(acct, 1, 2, 100);
+	account_line(acct, 1, 2, 400); /* a loop: line 2 again */
+	account_line(acct, 1, 2, 300);
+	account_line(acct, 1, 3, 350);
+	account_return(acct, 1, 350);
+	CHECK_EQ_INT(row(acct, f, 2)->occurrences, 3);
+	CHECK_EQ_INT(row(acct, f, 2)->increment, 250);
+	CHECK_EQ_INT(row(acct, f, 2)->mem_usage, 400);
+	CHECK_EQ_INT(row(acct, f, 3)->occurrences, 1);
+	CHECK_EQ_INT(row(acct, f, 3)->increment, 0);
+	check_conserved(acct, f);
+	account_free(acct);
+}
+
+static void negative_increments_conserve(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 20, 22);
+
+	account_enter(acct, PID, 1, f, 5000);
+	account_line(acct, 1, 21, 3000);
+	account_line(acct, 1, 22, 1000);
+	account_return(acct, 1, 1200);
+	CHECK_EQ_INT(row(acct, f, 20)->increment, -2000);
+	CHECK_EQ_INT(row(acct, f, 20)->mem_usage, 3000);
+	CHECK_EQ_INT(row(acct, f, 21)->increment, -2000);
+	CHECK_EQ_INT(row(acct, f, 22)->increment, 200);
+	CHECK_EQ_INT(account_func(acct, f)->growth, -3800);
+	check_conserved(acct, f);
+	account_free(acct);
+}
+
+static void lines_outside_function_ignored(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 10, 12);
+
+	account_enter(acct, PID, 1, f, 100);
+	account_line(acct, 1, 9, 150);
+	account_line(acct, 1, 13, 160);
+	account_line(acct, 1, -1, 170);
+	account_line(acct, 1, 11, 200);
+	account_return(acct, 1, 300);
+	CHECK_EQ_INT(account_line_events(acct), 1);
+	CHECK_EQ_INT(row(acct, f, 10)->occurrences, 1);
+	CHECK_EQ_INT(row(acct, f, 11)->occurrences, 1);
+	CHECK_EQ_INT(row(acct, f, 12)->occurrences, 0);
+	CHECK_EQ_INT(account_func(acct, f)->growth, 200);
+	check_conserved(acct, f);
+	account_free(acct);
+}
+
+static void line_events_count_only_lines(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 5);
+
+	account_enter(acct, PID, 1, f, 0);
+	CHECK_EQ_INT(account_line_events(acct), 0);
+	account_line(acct, 1, 2, 0);
+	account_line(acct, 1, 3, 0);
+	account_return(acct, 1, 0);
+	CHECK_EQ_INT(account_line_events(acct), 2);
+	account_free(acct);
+}
+
+/* F recurses to depth 3 from its line 3; each inner return moves the
+ * outer calling line's start past what the inner recorded. */
 static void recursion_depth_three(void)
 {
-	struct account *a = account_new();
-	int f = account_add_func(a, "recurse", "/r.c", 1, 4);
-	uint64_t rss = 0;
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 5);
 
-	for (int depth = 0; depth < 3; depth++) {
-		account_enter(a, 100, 1, f, rss);
-		account_line(a, 1, 2, rss);
-		rss += 2 * KB;
-		account_line(a, 1, 3, rss);
-	}
-	for (int depth = 0; depth < 3; depth++) {
-		account_line(a, 1, 4, rss);
-		account_return(a, 1, rss);
-	}
-	CHECK_INT(account_func(a, 0)->calls, 3);
-	CHECK_INT(stats_of(a, f, 2)->increment, 6 * KB);
-	CHECK_INT(stats_of(a, f, 3)->increment, 0);
-	CHECK_INT(stats_of(a, f, 3)->occurrences, 3);
-	CHECK_INT(account_func(a, 0)->growth, 6 * KB);
-	CHECK_INT(sum_increments(a, f), 6 * KB);
-	account_free(a);
+	account_enter(acct, PID, 1, f, 100);
+	account_line(acct, 1, 2, 110);
+	account_line(acct, 1, 3, 120);
+	account_enter(acct, PID, 1, f, 130);
+	account_line(acct, 1, 2, 140);
+	account_line(acct, 1, 3, 150);
+	account_enter(acct, PID, 1, f, 160);
+	account_line(acct, 1, 2, 200);
+	CHECK_EQ_INT(account_depth(acct, 1), 3);
+	account_return(acct, 1, 210);  /* inner: +50, over 160..210 */
+	account_line(acct, 1, 4, 215); /* middle line 3: 15 of its own */
+	account_return(acct, 1, 220);  /* middle: +90, over 130..220 */
+	account_line(acct, 1, 4, 230); /* outer line 3: 20 of its own */
+	account_return(acct, 1, 250);
+	CHECK_EQ_INT(account_depth(acct, 1), 0);
+	CHECK_EQ_INT(account_func(acct, f)->calls, 3);
+	CHECK_EQ_INT(row(acct, f, 1)->increment, 60);
+	CHECK_EQ_INT(row(acct, f, 2)->increment, 30);
+	CHECK_EQ_INT(row(acct, f, 3)->increment, 35);
+	CHECK_EQ_INT(row(acct, f, 4)->increment, 25);
+	CHECK_EQ_INT(row(acct, f, 1)->occurrences, 3);
+	CHECK_EQ_INT(row(acct, f, 3)->occurrences, 2);
+	CHECK_EQ_INT(row(acct, f, 3)->mem_usage, 230);
+	CHECK_EQ_INT(row(acct, f, 4)->mem_usage, 250);
+	CHECK_EQ_INT(account_func(acct, f)->growth, 150);
+	check_conserved(acct, f);
+	account_free(acct);
 }
 
-/* a calls b (different functions): a's calling line includes b. */
-static void distinct_functions_inclusive(void)
+/* A calls B calls A: B's line is inclusive of the inner A, the outer A's
+ * calling line is charged only what the inner A did not record. */
+static void recursion_through_other_function(void)
 {
-	struct account *a = account_new();
-	int fa = account_add_func(a, "a", "/a.c", 1, 3);
-	int fb = account_add_func(a, "b", "/b.c", 10, 12);
+	struct account *acct = account_new();
+	int a = account_add_func(acct, "a", "/src/a.c", 10, 14);
+	int b = account_add_func(acct, "b", "/src/a.c", 20, 24);
 
-	account_enter(a, 100, 1, fa, 0);
-	account_line(a, 1, 2, 0);
-	account_enter(a, 100, 1, fb, 0);
-	account_line(a, 1, 11, 0);
-	account_return(a, 1, 8 * KB);
-	account_line(a, 1, 3, 8 * KB);
-	account_return(a, 1, 8 * KB);
-
-	CHECK_INT(stats_of(a, fa, 2)->increment, 8 * KB);
-	CHECK_INT(stats_of(a, fb, 11)->increment, 8 * KB);
-	CHECK_INT(account_func(a, 0)->growth, 8 * KB);
-	CHECK_INT(account_func(a, 1)->growth, 8 * KB);
-	account_free(a);
+	account_enter(acct, PID, 1, a, 1000);
+	account_line(acct, 1, 11, 1000);
+	account_enter(acct, PID, 1, b, 1010);
+	account_line(acct, 1, 21, 1020);
+	account_enter(acct, PID, 1, a, 1030);
+	account_line(acct, 1, 11, 1040);
+	account_return(acct, 1, 1100); /* inner a: +70 */
+	account_line(acct, 1, 22, 1110);
+	account_return(acct, 1, 1120); /* b: +110 */
+	account_line(acct, 1, 12, 1130);
+	account_return(acct, 1, 1150); /* outer a: +150 */
+	CHECK_EQ_INT(row(acct, b, 21)->increment, 90);
+	CHECK_EQ_INT(account_func(acct, b)->growth, 110);
+	check_conserved(acct, b);
+	CHECK_EQ_INT(row(acct, a, 10)->increment, 10);
+	CHECK_EQ_INT(row(acct, a, 11)->increment, 120);
+	CHECK_EQ_INT(row(acct, a, 12)->increment, 20);
+	CHECK_EQ_INT(account_func(acct, a)->calls, 2);
+	CHECK_EQ_INT(account_func(acct, a)->growth, 150);
+	check_conserved(acct, a);
+	account_free(acct);
 }
 
-/* a -> b -> a: the inner a is not charged again to the outer a. */
-static void nested_through_another(void)
+static void callee_growth_is_inclusive(void)
 {
-	struct account *a = account_new();
-	int fa = account_add_func(a, "a", "/a.c", 1, 3);
-	int fb = account_add_func(a, "b", "/b.c", 10, 12);
+	struct account *acct = account_new();
+	int a = account_add_func(acct, "a", "/src/a.c", 10, 12);
+	int b = account_add_func(acct, "b", "/src/a.c", 20, 21);
 
-	account_enter(a, 100, 1, fa, 0);
-	account_line(a, 1, 2, 0);
-	account_enter(a, 100, 1, fb, 0);
-	account_line(a, 1, 11, 1 * KB);
-	account_enter(a, 100, 1, fa, 1 * KB);
-	account_line(a, 1, 3, 1 * KB);
-	account_return(a, 1, 5 * KB);
-	account_return(a, 1, 5 * KB);
-	account_return(a, 1, 5 * KB);
-
-	CHECK_INT(stats_of(a, fa, 3)->increment, 4 * KB);
-	CHECK_INT(stats_of(a, fa, 2)->increment, 1 * KB);
-	CHECK_INT(sum_increments(a, fa), 5 * KB);
-	CHECK_INT(account_func(a, 0)->growth, 5 * KB);
-	CHECK_INT(stats_of(a, fb, 11)->increment, 4 * KB);
-	CHECK_INT(account_func(a, 1)->growth, 5 * KB);
-	account_free(a);
+	account_enter(acct, PID, 1, a, 0);
+	account_line(acct, 1, 11, 0);
+	account_enter(acct, PID, 1, b, 10);
+	account_line(acct, 1, 21, 20);
+	account_return(acct, 1, 500);
+	account_line(acct, 1, 12, 510);
+	account_return(acct, 1, 510);
+	CHECK_EQ_INT(row(acct, a, 11)->increment, 510);
+	CHECK_EQ_INT(account_func(acct, a)->growth, 510);
+	CHECK_EQ_INT(account_func(acct, b)->growth, 490);
+	check_conserved(acct, a);
+	check_conserved(acct, b);
+	account_free(acct);
 }
 
 static void threads_have_own_stacks(void)
 {
-	struct account *a = account_new();
-	int f = account_add_func(a, "w", "/w.c", 1, 3);
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 3);
 
-	account_enter(a, 100, 1, f, 0);
-	account_enter(a, 100, 2, f, 0);
-	account_line(a, 1, 2, 0);
-	account_line(a, 2, 2, 4 * KB);
-	account_line(a, 1, 3, 12 * KB);
-	account_line(a, 2, 3, 12 * KB);
-	CHECK_INT(account_depth(a, 1), 1);
-	CHECK_INT(account_depth(a, 2), 1);
-	account_return(a, 2, 12 * KB);
-	account_end_thread(a, 1, 12 * KB);
-
-	CHECK_INT(account_func(a, 0)->calls, 2);
-	CHECK_INT(stats_of(a, f, 2)->occurrences, 2);
-	CHECK_INT(stats_of(a, f, 2)->increment, 12 * KB + 8 * KB);
-	CHECK_INT(stats_of(a, f, 1)->increment, 4 * KB);
-	CHECK_INT(sum_increments(a, f), account_func(a, 0)->growth);
-	CHECK_INT(account_depth(a, 1), 0);
-	account_free(a);
+	account_enter(acct, PID, 1, f, 100);
+	account_enter(acct, PID, 2, f, 150);
+	CHECK_EQ_INT(account_depth(acct, 1), 1);
+	CHECK_EQ_INT(account_depth(acct, 2), 1);
+	account_line(acct, 1, 2, 200);
+	account_line(acct, 2, 3, 260);
+	account_line(acct, 1, 3, 300);
+	account_return(acct, 2, 400);
+	account_return(acct, 1, 450);
+	/* thread 1: 1:100, 2:100, 3:150; thread 2: 1:110, 3:140 */
+	CHECK_EQ_INT(row(acct, f, 1)->increment, 210);
+	CHECK_EQ_INT(row(acct, f, 2)->increment, 100);
+	CHECK_EQ_INT(row(acct, f, 3)->increment, 290);
+	CHECK_EQ_INT(row(acct, f, 1)->occurrences, 2);
+	CHECK_EQ_INT(row(acct, f, 3)->occurrences, 2);
+	CHECK_EQ_INT(account_func(acct, f)->calls, 2);
+	CHECK_EQ_INT(account_func(acct, f)->growth, 350 + 250);
+	check_conserved(acct, f);
+	account_free(acct);
 }
 
-static void end_all_closes_everything(void)
+static void end_thread_returns_innermost_first(void)
 {
-	struct account *a = account_new();
-	int f = account_add_func(a, "f", "/f.c", 1, 3);
+	struct account *acct = account_new();
+	int a = account_add_func(acct, "a", "/src/a.c", 10, 12);
+	int b = account_add_func(acct, "b", "/src/a.c", 20, 22);
 
-	account_enter(a, 100, 1, f, 0);
-	account_line(a, 1, 2, 0);
-	account_enter(a, 100, 1, f, 4 * KB);
-	account_enter(a, 100, 3, f, 4 * KB);
-	account_end_all(a, 10 * KB);
-
-	CHECK_INT(account_depth(a, 1), 0);
-	CHECK_INT(account_depth(a, 3), 0);
-	CHECK_INT(account_func(a, 0)->calls, 3);
-	CHECK_INT(sum_increments(a, f), account_func(a, 0)->growth);
-	account_free(a);
+	account_enter(acct, PID, 1, a, 100);
+	account_line(acct, 1, 11, 110);
+	account_enter(acct, PID, 1, b, 120);
+	account_line(acct, 1, 21, 130);
+	account_enter(acct, PID, 2, a, 500);
+	account_end_thread(acct, 1, 200);
+	CHECK_EQ_INT(account_depth(acct, 1), 0);
+	CHECK_EQ_INT(account_depth(acct, 2), 1);
+	CHECK_EQ_INT(row(acct, b, 21)->increment, 70);
+	CHECK_EQ_INT(row(acct, b, 21)->mem_usage, 200);
+	CHECK_EQ_INT(account_func(acct, b)->growth, 80);
+	CHECK_EQ_INT(row(acct, a, 11)->increment, 90);
+	CHECK_EQ_INT(account_func(acct, a)->growth, 100);
+	check_conserved(acct, a);
+	check_conserved(acct, b);
+	account_free(acct);
 }
 
-static void out_of_range_and_strays(void)
+static void end_all_closes_every_thread(void)
 {
-	struct account *a = account_new();
-	int f = account_add_func(a, "f", "/f.c", 5, 6);
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 2);
 
-	/* events without an activation are ignored */
-	account_line(a, 9, 5, 0);
-	account_return(a, 9, 0);
-	account_end_thread(a, 9, 0);
-	account_enter(a, 100, 1, f, 0);
-	account_line(a, 1, 99, 4 * KB);
-	account_line(a, 1, 6, 8 * KB);
-	account_return(a, 1, 8 * KB);
-	CHECK_INT(stats_of(a, f, 5)->increment, 4 * KB);
-	CHECK_INT(stats_of(a, f, 6)->increment, 0);
-	CHECK_INT(account_func(a, 0)->growth, 8 * KB);
-	CHECK_INT(account_func_count(a), 1);
-	CHECK(account_func(a, 1) == NULL);
-	account_free(a);
+	account_enter(acct, PID, 1, f, 100);
+	account_enter(acct, PID, 2, f, 200);
+	account_line(acct, 2, 2, 250);
+	account_end_all(acct, 300);
+	CHECK_EQ_INT(account_depth(acct, 1), 0);
+	CHECK_EQ_INT(account_depth(acct, 2), 0);
+	CHECK_EQ_INT(account_func(acct, f)->growth, 200 + 100);
+	check_conserved(acct, f);
+	account_free(acct);
+}
+
+static void events_without_activation_ignored(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 2);
+
+	account_line(acct, 7, 1, 100);
+	account_return(acct, 7, 100);
+	account_end_thread(acct, 7, 100);
+	CHECK_EQ_INT(account_depth(acct, 7), 0);
+	CHECK_EQ_INT(account_line_events(acct), 0);
+	CHECK_EQ_INT(row(acct, f, 1)->occurrences, 0);
+	account_free(acct);
 }
 
 int main(void)
 {
-	RUN(straight_line);
-	RUN(loop_counts_and_max);
+	RUN(registration_gives_indexes);
+	RUN(enter_starts_on_header_line);
+	RUN(line_event_ends_current_line);
+	RUN(repeated_line_accumulates);
+	RUN(negative_increments_conserve);
+	RUN(lines_outside_function_ignored);
+	RUN(line_events_count_only_lines);
 	RUN(recursion_depth_three);
-	RUN(distinct_functions_inclusive);
-	RUN(nested_through_another);
+	RUN(recursion_through_other_function);
+	RUN(callee_growth_is_inclusive);
 	RUN(threads_have_own_stacks);
-	RUN(end_all_closes_everything);
-	RUN(out_of_range_and_strays);
+	RUN(end_thread_returns_innermost_first);
+	RUN(end_all_closes_every_thread);
+	RUN(events_without_activation_ignored);
 	UNIT_EXIT();
 }
