@@ -204,6 +204,11 @@ void account_line(struct account *acct, int tid, int line, uint64_t rss)
 	if (!t || !t->depth)
 		return;
 	act = &t->acts[t->depth - 1];
+	/* a line outside the function is not one of its events: the current
+	 * line goes on, so that the increments still add up */
+	if (line < acct->funcs[act->func].first_line ||
+	    line > acct->funcs[act->func].last_line)
+		return;
 	end_line(acct, act, rss);
 	act->line = line;
 	act->start = (int64_t)rss;

@@ -54,7 +54,8 @@ const struct func_stats *account_func(const struct account *acct, size_t idx);
  * bytes, the process's. The current line becomes the header line. */
 void account_enter(struct account *acct, int pid, int tid, int func,
 		   uint64_t rss);
-/* A line event for LINE on TID's innermost activation. */
+/* A line event for LINE on TID's innermost activation; one for a line
+ * outside the function is ignored. */
 void account_line(struct account *acct, int tid, int line, uint64_t rss);
 /* TID's innermost activation returns. */
 void account_return(struct account *acct, int tid, uint64_t rss);

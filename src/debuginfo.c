@@ -89,6 +89,7 @@ struct search {
 	struct suggest *suggest;
 	struct func_info **found;
 	size_t nfound;
+	bool inline_only; /* a match with no code: inlined everywhere */
 };
 
 static bool path_matches(const char *path, const char *file)
@@ -248,6 +249,149 @@ static int sort_rows(const void *a, const void *b)
 	return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
+/* Code of a callee inlined into the function: [lo, hi) runs for the call
+ * on LINE, and is charged to it. */
+struct inlined {
+	uint64_t lo, hi;
+	int line;
+};
+
+/* The outermost inlined calls under DIE (lexical blocks looked into). */
+static void collect_inlined(Dwarf_Die *die, uint64_t bias,
+			    struct inlined **list, size_t *n)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(die, &child) != 0)
+		return;
+	do {
+		int tag = dwarf_tag(&child);
+		Dwarf_Attribute attr;
+		Dwarf_Word line;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t off = 0;
+
+		if (tag == DW_TAG_lexical_block) {
+			collect_inlined(&child, bias, list, n);
+			continue;
+		}
+		if (tag != DW_TAG_inlined_subroutine ||
+		    dwarf_formudata(dwarf_attr(&child, DW_AT_call_line, &attr),
+				    &line) != 0)
+			continue;
+		while ((off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0) {
+			if (hi <= lo)
+				continue;
+			*list = xrealloc(*list, (*n + 1) * sizeof(**list));
+			(*list)[(*n)++] = (struct inlined){lo + bias, hi + bias,
+							   (int)line};
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static const struct inlined *inlined_at(const struct inlined *list, size_t n,
+					uint64_t addr)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (addr >= list[i].lo && addr < list[i].hi)
+			return &list[i];
+	}
+	return NULL;
+}
+
+static bool has_row_at(const struct line_row *rows, size_t n, uint64_t addr)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].addr == addr)
+			return true;
+	}
+	return false;
+}
+
+/* The line of the sorted ROWS at ADDR (0 before the first). */
+static int row_line_at(const struct line_row *rows, size_t n, uint64_t addr)
+{
+	int line = 0;
+
+	for (size_t i = 0; i < n && rows[i].addr <= addr; i++)
+		line = rows[i].line;
+	return line;
+}
+
+/* Charges the code of inlined callees to the lines that call them, as a
+ * call to a function that is not inlined would be: rows inside an inlined
+ * range give way to one row of the call line, and the line in force
+ * after the range comes back at its end. */
+static void charge_inlined(Dwarf_Die *die, uint64_t bias,
+			   struct func_info *fi)
+{
+	struct inlined *list = NULL;
+	size_t n = 0, nrows = 0;
+	struct line_row *rows;
+
+	collect_inlined(die, bias, &list, &n);
+	if (n == 0)
+		return;
+	rows = xcalloc(fi->nrows + 2 * n, sizeof(*rows));
+	for (size_t i = 0; i < fi->nrows; i++) {
+		if (!inlined_at(list, n, fi->rows[i].addr))
+			rows[nrows++] = fi->rows[i];
+	}
+	for (size_t i = 0; i < n; i++) {
+		rows[nrows++] = (struct line_row){list[i].lo, list[i].line};
+		if (!inlined_at(list, n, list[i].hi) &&
+		    !has_row_at(fi->rows, fi->nrows, list[i].hi))
+			rows[nrows++] = (struct line_row){
+				list[i].hi,
+				row_line_at(fi->rows, fi->nrows, list[i].hi)};
+	}
+	qsort(rows, nrows, sizeof(*rows), sort_rows);
+	free(fi->rows);
+	fi->rows = rows;
+	fi->nrows = nrows;
+	free(list);
+}
+
+/* The DIE inlined copies of DIE refer to: its abstract origin, if any. */
+static Dwarf_Off abstract_offset(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Die origin;
+
+	if (dwarf_attr(die, DW_AT_abstract_origin, &attr) &&
+	    dwarf_formref_die(&attr, &origin))
+		return dwarf_dieoffset(&origin);
+	return dwarf_dieoffset(die);
+}
+
+static unsigned count_under(Dwarf_Die *die, Dwarf_Off origin)
+{
+	Dwarf_Die child;
+	unsigned n = 0;
+
+	if (dwarf_child(die, &child) != 0)
+		return 0;
+	do {
+		Dwarf_Attribute attr;
+		Dwarf_Die ref;
+
+		if (dwarf_tag(&child) == DW_TAG_inlined_subroutine &&
+		    dwarf_attr(&child, DW_AT_abstract_origin, &attr) &&
+		    dwarf_formref_die(&attr, &ref) &&
+		    dwarf_dieoffset(&ref) == origin)
+			n++;
+		n += count_under(&child, origin);
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return n;
+}
+
+/* How many copies of DIE the compiler inlined into other functions of
+ * the CU: calls there never reach the function's own code. */
+static unsigned count_inlined_copies(Dwarf_Die *cu, Dwarf_Die *die)
+{
+	return count_under(cu, abstract_offset(die));
+}
+
 static struct func_info *describe(struct search *s, Dwarf_Die *die)
 {
 	struct func_info *fi = xcalloc(1, sizeof(*fi));
@@ -266,6 +410,16 @@ static struct func_info *describe(struct search *s, Dwarf_Die *die)
 	if (!collect_rows(s, fi))
 		goto fail;
 	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
+	charge_inlined(die, s->bias, fi);
+	fi->inlined_calls = count_inlined_copies(s->cu, die);
+	fi->last_line = fi->decl_line;
+	for (size_t i = 0; i < fi->nrows; i++) {
+		/* lines before the header come from elsewhere: no line */
+		if (fi->rows[i].line < fi->decl_line)
+			fi->rows[i].line = 0;
+		if (fi->rows[i].line > fi->last_line)
+			fi->last_line = fi->rows[i].line;
+	}
 	return fi;
 fail:
 	func_info_free(fi);
@@ -290,8 +444,15 @@ static int visit_func(Dwarf_Die *die, void *arg)
 	struct search *s = arg;
 	const char *name = dwarf_diename(die);
 
-	if (!name || !has_code(die))
+	if (!name)
 		return DWARF_CB_OK;
+	if (!has_code(die)) {
+		if (strcmp(name, s->name) == 0 &&
+		    dwarf_hasattr(die, DW_AT_inline) &&
+		    (!s->file || path_matches(decl_file(s->cu, die), s->file)))
+			s->inline_only = true;
+		return DWARF_CB_OK;
+	}
 	suggest_offer(s->suggest, name);
 	if (strcmp(name, s->name) != 0)
 		return DWARF_CB_OK;
@@ -391,6 +552,8 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	*msg = NULL;
 	if (!w.main_has_lines) {
 		res = DI_NO_LINES;
+	} else if (s.nfound == 0 && s.inline_only) {
+		res = DI_INLINED;
 	} else if (s.nfound == 0) {
 		res = DI_NO_FUNCTION;
 		*msg = suggest_list(s.suggest, 5);

@@ -32,6 +32,7 @@ struct func_info {
 	size_t nranges;
 	struct line_row *rows; /* sorted by address */
 	size_t nrows;
+	unsigned inlined_calls; /* copies inlined into other functions */
 };
 
 struct debuginfo;
@@ -45,6 +46,7 @@ enum debuginfo_result {
 	DI_NO_LINES,	/* the executable has no DWARF line information */
 	DI_NO_FUNCTION, /* no function by that name; *msg has suggestions */
 	DI_ERROR,	/* found, but failed to use it; *msg says why */
+	DI_INLINED,	/* only inlined copies: no code of its own */
 };
 
 /* Finds every function that SPEC ("NAME" or "FILE.c:NAME") names. On

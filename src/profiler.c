@@ -83,6 +83,11 @@ static int new_func(void *arg, const struct func_info *fi)
 {
 	struct session *s = arg;
 
+	if (fi->inlined_calls)
+		warn_msg("%s is also inlined at %u place%s: calls there are "
+			 "charged to the lines that call it, not to its table",
+			 fi->name, fi->inlined_calls,
+			 fi->inlined_calls > 1 ? "s" : "");
 	return account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
 				fi->last_line);
 }
@@ -113,6 +118,13 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 			s->found[i] = true;
 		else if (res == DI_ERROR)
 			return program_error(s, EXIT_INTERNAL, "%s: %s", msg);
+		else if (required && res == DI_INLINED)
+			warn_msg("%s is inlined everywhere in %s and has no "
+				 "code of its own: its calls are charged to the "
+				 "lines that call it (rebuild with -fno-inline, "
+				 "or mark it __attribute__((noinline)), to "
+				 "profile it)",
+				 spec, s->command[0]);
 		else if (required && res == DI_NO_LINES)
 			return program_error(
 				s, EXIT_PROGRAM,

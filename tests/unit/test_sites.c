@@ -1,198 +1,199 @@
-/* Where breakpoints go, from hand-made instructions and line rows. */
+/* The line-site rules, over instructions and line rows built by hand. */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "../../src/sites.h"
 #include "unit.h"
 
-#define NEXT(a, l)                                                             \
-	{                                                                      \
-		.addr = (a), .len = (l), .flow = FLOW_NEXT, .quiet = 0         \
-	}
-#define QUIET(a, l)                                                            \
-	{                                                                      \
-		.addr = (a), .len = (l), .flow = FLOW_NEXT, .quiet = 1         \
-	}
-#define JUMP(a, l, t)                                                          \
-	{                                                                      \
-		.addr = (a), .target = (t), .len = (l), .flow = FLOW_JUMP      \
-	}
-#define COND(a, l, t)                                                          \
-	{                                                                      \
-		.addr = (a), .target = (t), .len = (l), .flow = FLOW_COND      \
-	}
-#define RET(a)                                                                 \
-	{                                                                      \
-		.addr = (a), .len = 1, .flow = FLOW_RET                        \
-	}
-#define N(x) (sizeof(x) / sizeof((x)[0]))
+#define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static void straight_line(void)
+/* A 4-byte instruction at ADDR. */
+#define NEXT(addr) {(addr), 0, 4, FLOW_NEXT, 1}
+#define LOUD(addr) {(addr), 0, 4, FLOW_NEXT, 0}
+#define COND(addr, to) {(addr), (to), 4, FLOW_COND, 1}
+#define JUMP(addr, to) {(addr), (to), 4, FLOW_JUMP, 1}
+#define RET(addr) {(addr), 0, 4, FLOW_RET, 1}
+
+/* Lines 10, 11, 12, one after the other. */
+static const struct insn straight[] = {
+	NEXT(0x1000), NEXT(0x1004), NEXT(0x1008), NEXT(0x100c), RET(0x1010),
+};
+static const struct line_row straight_rows[] = {
+	{0x1000, 10}, {0x1008, 11}, {0x100c, 12},
+};
+
+static void check_site(const struct site *s, uint64_t addr, int line,
+		       bool back)
 {
-	const struct insn insns[] = {NEXT(0x100, 4), NEXT(0x104, 4),
-				     NEXT(0x108, 4), NEXT(0x10c, 1),
-				     RET(0x10d)};
-	const struct line_row rows[] = {{0x100, 1}, {0x104, 2}, {0x10c, 3}};
-	struct site *sites;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	CHECK_EQ_INT(s->addr, addr);
+	CHECK_EQ_INT(s->line, line);
+	CHECK_EQ_INT(s->back, back);
+}
 
-	CHECK_INT(n, 2);
-	CHECK_INT(sites[0].addr, 0x104);
-	CHECK_INT(sites[0].line, 2);
-	CHECK_INT(sites[1].addr, 0x10c);
-	CHECK_INT(sites[1].line, 3);
-	CHECK(!sites[0].back && !sites[1].back);
+static void line_at_takes_row_at_or_before(void)
+{
+	CHECK_EQ_INT(sites_line_at(straight_rows, 3, 0x0fff), 0);
+	CHECK_EQ_INT(sites_line_at(straight_rows, 3, 0x1000), 10);
+	CHECK_EQ_INT(sites_line_at(straight_rows, 3, 0x1004), 10);
+	CHECK_EQ_INT(sites_line_at(straight_rows, 3, 0x1008), 11);
+	CHECK_EQ_INT(sites_line_at(straight_rows, 3, 0x2000), 12);
+	CHECK_EQ_INT(sites_line_at(straight_rows, 0, 0x1000), 0);
+}
+
+static void straight_line_has_one_site_per_line_change(void)
+{
+	struct site *sites;
+	size_t n = sites_find(straight, N(straight), straight_rows,
+			      N(straight_rows), &sites);
+
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		check_site(&sites[0], 0x1008, 11, false);
+		check_site(&sites[1], 0x100c, 12, false);
+	}
+	CHECK(sites_at(sites, n, 0x1000) == NULL); /* none at entry */
 	free(sites);
 }
 
-/* A one-line loop: "while (x) x--;" jumps back into its own line, a new
- * iteration each time. */
-static void one_line_loop(void)
+static void sites_at_finds_by_address(void)
 {
-	const struct insn insns[] = {NEXT(0x200, 4), NEXT(0x204, 4),
-				     COND(0x208, 2, 0x204), NEXT(0x20a, 1),
-				     RET(0x20b)};
-	const struct line_row rows[] = {{0x200, 1}, {0x204, 2}, {0x20a, 3}};
 	struct site *sites;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	size_t n = sites_find(straight, N(straight), straight_rows,
+			      N(straight_rows), &sites);
 
-	CHECK_INT(n, 2);
-	CHECK_INT(sites[0].addr, 0x204);
-	CHECK(sites[0].back);
-	CHECK_INT(sites[1].addr, 0x20a);
+	CHECK(sites_at(sites, n, 0x100c) == &sites[1]);
+	CHECK(sites_at(sites, n, 0x100a) == NULL);
+	CHECK(sites_at(sites, n, 0x2000) == NULL);
 	free(sites);
 }
 
-/* gcc's for: init; jmp cond; body; incr; cond: jl body. The condition
- * block is reached only from its own line going forward: no site. */
-static void gcc_for_loop(void)
+static void row_of_line_zero_continues_line(void)
 {
-	const struct insn insns[] = {
-		NEXT(0x300, 4),	       /* line 2: i = 0 */
-		JUMP(0x304, 2, 0x310), /* line 2: to the condition */
-		NEXT(0x306, 4),	       /* line 3: body */
-		NEXT(0x30a, 6),	       /* line 2: i++ */
-		NEXT(0x310, 4),	       /* line 2: cmp */
-		COND(0x314, 2, 0x306), /* line 2: jl body */
-		RET(0x316),	       /* line 4 */
+	static const struct line_row rows[] = {
+		{0x1000, 10}, {0x1004, 0}, {0x1008, 11}, {0x100c, 12},
 	};
-	const struct line_row rows[] = {
-		{0x300, 2}, {0x306, 3}, {0x30a, 2}, {0x316, 4}};
 	struct site *sites;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	size_t n = sites_find(straight, N(straight), rows, N(rows), &sites);
 
-	CHECK_INT(n, 3);
-	CHECK_INT(sites[0].addr, 0x306);
-	CHECK_INT(sites[1].addr, 0x30a);
-	CHECK_INT(sites[2].addr, 0x316);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		check_site(&sites[0], 0x1008, 11, false);
+		check_site(&sites[1], 0x100c, 12, false);
+	}
 	free(sites);
 }
 
-/* clang's for: init; cond: jge out; body; incr; jmp cond. The jump back
- * to the condition comes from a run of line 2 that began at the
- * increment, after the condition: never a new event, so no site. */
-static void clang_for_loop(void)
+/* Line 11 loops on itself: its last instruction jumps back to its first. */
+static void loop_on_one_line_is_back_site(void)
 {
-	const struct insn insns[] = {
-		NEXT(0x400, 4),	       /* line 2: i = 0 */
-		NEXT(0x404, 4),	       /* line 2: cmp */
-		COND(0x408, 2, 0x416), /* line 2: jge out */
-		NEXT(0x40a, 4),	       /* line 3: body */
-		NEXT(0x40e, 6),	       /* line 2: i++ */
-		JUMP(0x414, 2, 0x404), /* line 2: back to cmp */
-		RET(0x416),	       /* line 4 */
+	static const struct insn insns[] = {
+		NEXT(0x1000),	      NEXT(0x1004), NEXT(0x1008),
+		COND(0x100c, 0x1004), NEXT(0x1010), RET(0x1014),
 	};
-	const struct line_row rows[] = {
-		{0x400, 2}, {0x40a, 3}, {0x40e, 2}, {0x416, 4}};
+	static const struct line_row rows[] = {
+		{0x1000, 10}, {0x1004, 11}, {0x1010, 12},
+	};
 	struct site *sites;
 	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
 
-	CHECK_INT(n, 3);
-	CHECK_INT(sites[0].addr, 0x40a);
-	CHECK_INT(sites[1].addr, 0x40e);
-	CHECK_INT(sites[2].addr, 0x416);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		check_site(&sites[0], 0x1004, 11, true);
+		check_site(&sites[1], 0x1010, 12, false);
+	}
 	free(sites);
 }
 
-/* A jump forward from another line starts a line event. */
-static void forward_jump_from_other_line(void)
+static void entry_is_site_only_when_jumped_back_to(void)
 {
-	const struct insn insns[] = {COND(0x500, 2, 0x508), NEXT(0x502, 6),
-				     NEXT(0x508, 1), RET(0x509)};
-	const struct line_row rows[] = {{0x500, 1}, {0x502, 2}, {0x508, 3}};
+	static const struct insn insns[] = {
+		NEXT(0x1000), COND(0x1004, 0x1000), NEXT(0x1008), RET(0x100c),
+	};
+	static const struct line_row rows[] = {{0x1000, 10}, {0x1008, 11}};
 	struct site *sites;
 	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
 
-	CHECK_INT(n, 2);
-	CHECK_INT(sites[0].addr, 0x502);
-	CHECK_INT(sites[1].addr, 0x508);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		check_site(&sites[0], 0x1000, 10, true);
+		check_site(&sites[1], 0x1008, 11, false);
+	}
 	free(sites);
 }
 
-/* "}" is pop; ret: the return is taken at the last line's site. A ret
- * reached by a jump keeps its own breakpoint. */
-static void returns_at_last_line(void)
+/* Line 10 jumps forward into the middle of line 12, which line 12's own
+ * code also falls into: a site reached forward, not back. */
+static void forward_jump_from_other_line_is_site(void)
 {
-	const struct insn insns[] = {NEXT(0x600, 4), QUIET(0x604, 1),
-				     RET(0x605)};
-	const struct line_row rows[] = {{0x600, 1}, {0x604, 2}};
+	static const struct insn insns[] = {
+		COND(0x1000, 0x1014), NEXT(0x1004), JUMP(0x1008, 0x1018),
+		NEXT(0x100c),	      NEXT(0x1010), NEXT(0x1014),
+		RET(0x1018),
+	};
+	static const struct line_row rows[] = {
+		{0x1000, 10}, {0x1004, 11}, {0x100c, 12}, {0x1018, 13},
+	};
+	struct site *sites;
+	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	const struct site *mid = sites_at(sites, n, 0x1014);
+
+	CHECK_EQ_INT(n, 4);
+	if (n == 4) {
+		check_site(&sites[0], 0x1004, 11, false);
+		check_site(&sites[1], 0x100c, 12, false);
+		check_site(&sites[2], 0x1014, 12, false);
+		check_site(&sites[3], 0x1018, 13, false);
+	}
+	CHECK(mid != NULL && mid->forward);
+	free(sites);
+}
+
+static void quiet_tail_lets_site_cover_ret(void)
+{
 	struct site *sites;
 	size_t *rets;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
-	size_t nrets = sites_returns(insns, N(insns), sites, n, &rets);
+	size_t n = sites_find(straight, N(straight), straight_rows,
+			      N(straight_rows), &sites);
+	size_t nrets = sites_returns(straight, N(straight), sites, n, &rets);
 
-	CHECK_INT(n, 1);
-	CHECK(sites[0].returns);
-	CHECK_INT(nrets, 0);
-	free(sites);
+	CHECK_EQ_INT(nrets, 0);
+	CHECK(sites_at(sites, n, 0x100c)->returns);
+	CHECK(!sites_at(sites, n, 0x1008)->returns);
 	free(rets);
-
-	const struct insn jumped[] = {COND(0x700, 2, 0x705), NEXT(0x702, 2),
-				      QUIET(0x704, 1), RET(0x705)};
-	const struct line_row rows2[] = {{0x700, 1}, {0x702, 2}, {0x704, 3}};
-	n = sites_find(jumped, N(jumped), rows2, N(rows2), &sites);
-	nrets = sites_returns(jumped, N(jumped), sites, n, &rets);
-	CHECK_INT(nrets, 1);
-	CHECK_INT(rets[0], 3);
 	free(sites);
-	free(rets);
 }
 
-static void store_before_ret_is_not_quiet(void)
+static void loud_tail_keeps_ret_breakpoint(void)
 {
-	const struct insn insns[] = {NEXT(0x800, 4), NEXT(0x804, 4),
-				     RET(0x808)};
-	const struct line_row rows[] = {{0x800, 1}, {0x804, 2}};
+	static const struct insn insns[] = {
+		NEXT(0x1000), NEXT(0x1004), NEXT(0x1008), LOUD(0x100c),
+		RET(0x1010),
+	};
 	struct site *sites;
 	size_t *rets;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	size_t n = sites_find(insns, N(insns), straight_rows, N(straight_rows),
+			      &sites);
 	size_t nrets = sites_returns(insns, N(insns), sites, n, &rets);
 
-	CHECK_INT(n, 1);
-	CHECK(!sites[0].returns);
-	CHECK_INT(nrets, 1);
-	free(sites);
+	CHECK_EQ_INT(nrets, 1);
+	if (nrets == 1)
+		CHECK_EQ_INT(rets[0], 4);
+	CHECK(!sites_at(sites, n, 0x100c)->returns);
 	free(rets);
-}
-
-static void line_at(void)
-{
-	const struct line_row rows[] = {{0x10, 5}, {0x20, 6}};
-
-	CHECK_INT(sites_line_at(rows, 2, 0x8), 0);
-	CHECK_INT(sites_line_at(rows, 2, 0x10), 5);
-	CHECK_INT(sites_line_at(rows, 2, 0x1f), 5);
-	CHECK_INT(sites_line_at(rows, 2, 0x30), 6);
+	free(sites);
 }
 
 int main(void)
 {
-	RUN(straight_line);
-	RUN(one_line_loop);
-	RUN(gcc_for_loop);
-	RUN(clang_for_loop);
-	RUN(forward_jump_from_other_line);
-	RUN(returns_at_last_line);
-	RUN(store_before_ret_is_not_quiet);
-	RUN(line_at);
+	RUN(line_at_takes_row_at_or_before);
+	RUN(straight_line_has_one_site_per_line_change);
+	RUN(sites_at_finds_by_address);
+	RUN(row_of_line_zero_continues_line);
+	RUN(loop_on_one_line_is_back_site);
+	RUN(entry_is_site_only_when_jumped_back_to);
+	RUN(forward_jump_from_other_line_is_site);
+	RUN(quiet_tail_lets_site_cover_ret);
+	RUN(loud_tail_keeps_ret_breakpoint);
 	UNIT_EXIT();
 }
