@@ -15,6 +15,7 @@ enum bp_role {
 	BP_LINE = 1u << 1,   /* a line site of a profiled function */
 	BP_RETURN = 1u << 2, /* a ret instruction of a profiled function */
 	BP_PASS = 1u << 3,   /* none of these: only run past (a test) */
+	BP_EXIT = 1u << 4,   /* a jump out of the function: a tail call */
 };
 
 struct breakpoint {
@@ -24,6 +25,7 @@ struct breakpoint {
 	int func;	  /* index of the profiled function */
 	int line;	  /* BP_LINE: its line */
 	uint16_t ret_pop; /* BP_RETURN: bytes the ret pops after the address */
+	int8_t cond;	  /* BP_EXIT: the jcc's condition code, -1: jmp */
 	/* where a thread stopped here goes on: the instruction's out-of-line
 	 * copy; 0 when it must be stepped in place */
 	uint64_t resume;

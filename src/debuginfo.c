@@ -125,20 +125,46 @@ static char *absolute_source(Dwarf_Die *cu, const char *file)
 	return xasprintf("%s/%s", dir, file);
 }
 
-/* DW_AT_decl_file through the CU's file table: libdw before 0.190 takes
- * index 0, which DWARF 5 uses for the primary file, for "none". */
-static const char *decl_file(Dwarf_Die *cu, Dwarf_Die *die)
+/* The DIE that holds DIE's DW_AT_decl_file: itself, or the one it is a
+ * concrete copy or the definition of (in another CU, with LTO). */
+static bool decl_holder(Dwarf_Die *die, Dwarf_Die *holder)
+{
+	*holder = *die;
+	for (int hops = 0; hops < 8; hops++) {
+		Dwarf_Attribute attr;
+
+		if (dwarf_hasattr(holder, DW_AT_decl_file))
+			return true;
+		if (!dwarf_attr(holder, DW_AT_abstract_origin, &attr) &&
+		    !dwarf_attr(holder, DW_AT_specification, &attr))
+			return false;
+		if (!dwarf_formref_die(&attr, holder))
+			return false;
+	}
+	return false;
+}
+
+/* The absolute path of the file DIE is declared in, through the file
+ * table of the CU that declares it (libdw before 0.190 takes index 0,
+ * which DWARF 5 uses for the primary file, for "none"). A new string, or
+ * NULL. */
+static char *decl_path(Dwarf_Die *die)
 {
 	Dwarf_Attribute attr;
+	Dwarf_Die holder, cu;
 	Dwarf_Word idx;
 	Dwarf_Files *files;
 	size_t nfiles;
+	const char *name;
 
-	if (dwarf_formudata(dwarf_attr_integrate(die, DW_AT_decl_file, &attr),
+	if (!decl_holder(die, &holder) ||
+	    dwarf_formudata(dwarf_attr(&holder, DW_AT_decl_file, &attr),
 			    &idx) != 0 ||
-	    dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
+	    !dwarf_diecu(&holder, &cu, NULL, NULL) ||
+	    dwarf_getsrcfiles(&cu, &files, &nfiles) != 0 || idx >= nfiles)
 		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
+	name = dwarf_filesrc(files, idx, NULL, NULL);
+	return name ? absolute_source(&cu, name) : NULL;
 }
 
 static bool in_ranges(const struct func_info *fi, uint64_t addr)
@@ -328,10 +354,14 @@ static void charge_inlined(Dwarf_Die *die, uint64_t bias,
 	struct inlined *list = NULL;
 	size_t n = 0, nrows = 0;
 	struct line_row *rows;
+	const struct inlined *at_entry;
 
 	collect_inlined(die, bias, &list, &n);
 	if (n == 0)
 		return;
+	at_entry = inlined_at(list, n, fi->entry);
+	if (at_entry)
+		fi->entry_line = at_entry->line;
 	rows = xcalloc(fi->nrows + 2 * n, sizeof(*rows));
 	for (size_t i = 0; i < fi->nrows; i++) {
 		if (!inlined_at(list, n, fi->rows[i].addr))
@@ -396,11 +426,11 @@ static struct func_info *describe(struct search *s, Dwarf_Die *die)
 {
 	struct func_info *fi = xcalloc(1, sizeof(*fi));
 	Dwarf_Addr entry;
-	const char *decl = decl_file(s->cu, die);
+	char *decl = decl_path(die);
 	int line = 0;
 
 	fi->name = xstrdup(dwarf_diename(die));
-	fi->file = absolute_source(s->cu, decl ? decl : "");
+	fi->file = decl ? decl : xstrdup("");
 	dwarf_decl_line(die, &line);
 	fi->decl_line = line;
 	fi->last_line = line;
@@ -439,6 +469,15 @@ static bool already_found(const struct search *s, Dwarf_Die *die)
 	return false;
 }
 
+static bool decl_matches(Dwarf_Die *die, const char *file)
+{
+	char *decl = decl_path(die);
+	bool match = path_matches(decl, file);
+
+	free(decl);
+	return match;
+}
+
 static int visit_func(Dwarf_Die *die, void *arg)
 {
 	struct search *s = arg;
@@ -447,20 +486,19 @@ static int visit_func(Dwarf_Die *die, void *arg)
 	if (!name)
 		return DWARF_CB_OK;
 	if (!has_code(die)) {
+		/* a definition without code: inlined everywhere (LTO's
+		 * early debug information has no DW_AT_inline) */
 		if (strcmp(name, s->name) == 0 &&
-		    dwarf_hasattr(die, DW_AT_inline) &&
-		    (!s->file || path_matches(decl_file(s->cu, die), s->file)))
+		    !dwarf_hasattr(die, DW_AT_declaration) &&
+		    (!s->file || decl_matches(die, s->file)))
 			s->inline_only = true;
 		return DWARF_CB_OK;
 	}
 	suggest_offer(s->suggest, name);
 	if (strcmp(name, s->name) != 0)
 		return DWARF_CB_OK;
-	if (s->file) {
-		const char *decl = decl_file(s->cu, die);
-		if (!decl || !path_matches(decl, s->file))
-			return DWARF_CB_OK;
-	}
+	if (s->file && !decl_matches(die, s->file))
+		return DWARF_CB_OK;
 	if (already_found(s, die))
 		return DWARF_CB_OK;
 	struct func_info *fi = describe(s, die);

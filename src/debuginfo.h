@@ -33,6 +33,9 @@ struct func_info {
 	struct line_row *rows; /* sorted by address */
 	size_t nrows;
 	unsigned inlined_calls; /* copies inlined into other functions */
+	/* the line of an inlined call the code starts with (no prologue
+	 * before it), or 0: at entry that line starts at once */
+	int entry_line;
 };
 
 struct debuginfo;

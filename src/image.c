@@ -37,6 +37,7 @@ void image_put(struct image *img)
 		free(img->funcs[i].sites);
 		free(img->funcs[i].insns);
 		free(img->funcs[i].rets);
+		free(img->funcs[i].exits);
 	}
 	free(img->funcs);
 	bp_table_free(img->bps);
@@ -64,6 +65,7 @@ static void add_sites(struct profiled_func *pf)
 	pf->insns = all;
 	pf->ninsns = nall;
 	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);
+	pf->nexits = sites_exits(all, nall, &pf->exits);
 }
 
 /* The original bytes at ADDR, from the ELF file; *AVAIL says how many
@@ -98,7 +100,30 @@ static int arm(struct image *img, const struct target *t, int idx,
 		bp->line = arg;
 	if (role == BP_RETURN)
 		bp->ret_pop = (uint16_t)arg;
+	if (role == BP_EXIT)
+		bp->cond = (int8_t)arg;
 	return 0;
+}
+
+/* The condition code (0-15) of the jcc at ADDR; -1 for a jmp. */
+static int condition_code(const struct func_info *fi, uint64_t addr)
+{
+	size_t avail;
+	const uint8_t *code = orig_code(fi, addr, &avail);
+	size_t i = 0;
+
+	/* branch hints and bnd come first */
+	while (code && i < avail && (code[i] == 0x2e || code[i] == 0x3e ||
+				     code[i] == 0xf2))
+		i++;
+	if (!code || i >= avail)
+		return -1;
+	if (code[i] >= 0x70 && code[i] <= 0x7f)
+		return code[i] & 0xf;
+	if (code[i] == 0x0f && i + 1 < avail && code[i + 1] >= 0x80 &&
+	    code[i + 1] <= 0x8f)
+		return code[i + 1] & 0xf;
+	return -1;
 }
 
 static int arm_function(struct image *img, const struct target *t, int idx,
@@ -121,6 +146,13 @@ static int arm_function(struct image *img, const struct target *t, int idx,
 		bool ret = in->flow == FLOW_RET;
 		if (arm(img, t, idx, in->addr, ret ? BP_RETURN : BP_PASS,
 			ret ? (int)in->target : 0) < 0)
+			return -1;
+	}
+	/* A tail call leaves for good: the activation ends at the jump. */
+	for (size_t i = 0; i < pf->nexits; i++) {
+		uint64_t addr = pf->insns[pf->exits[i]].addr;
+		if (arm(img, t, idx, addr, BP_EXIT,
+			condition_code(pf->info, addr)) < 0)
 			return -1;
 	}
 	/* Returns are caught at the function's own ret instructions, so
@@ -189,9 +221,12 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 
 	if (img->nfuncs == 0)
 		return 0;
+	static const uint8_t int3 = 0xcc;
+
 	if (xol_map(&img->xol, t, tid, img->funcs[0].info->entry,
-		    (bp_count(img->bps) + 1) * RELOC_MAX) < 0)
+		    (bp_count(img->bps) + 2) * RELOC_MAX) < 0)
 		return -1;
+	img->ret_trap = xol_put(&img->xol, t, &int3, 1);
 	while ((bp = bp_next(img->bps, &cursor))) {
 		const uint8_t *code =
 			orig_code(img->funcs[bp->func].info, bp->addr, &avail);

@@ -24,6 +24,8 @@ struct profiled_func {
 	size_t ninsns;
 	size_t *rets; /* the rets that need a breakpoint, as indexes */
 	size_t nrets;
+	size_t *exits; /* jumps out of the function, as indexes */
+	size_t nexits;
 };
 
 struct image {
@@ -33,6 +35,9 @@ struct image {
 	size_t nfuncs;
 	struct bp_table *bps;
 	struct xol xol;
+	/* an int3 in the area: where a tail-called function returns to, so
+	 * that the call that jumped to it ends when it returns */
+	uint64_t ret_trap;
 	size_t stepped_sites; /* breakpoints without an out-of-line copy */
 };
 

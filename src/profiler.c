@@ -252,6 +252,18 @@ static bool is_line_event(const struct frame *f, const struct site *site)
 	return !site->forward || f->last_site >= site->addr;
 }
 
+/* A line event for LINE at ADDR in TH's innermost frame. */
+static void start_line(struct session *s, struct thread *th, int line,
+		       uint64_t addr, uint64_t rss)
+{
+	struct frame *f = &th->frames[th->depth - 1];
+
+	account_line(s->acct, th->tid, line, rss);
+	s->stats.line_events++;
+	f->line = line;
+	f->line_start = addr;
+}
+
 static void line_site(struct session *s, struct thread *th,
 		      const struct profiled_func *pf, uint64_t addr,
 		      uint64_t rss)
@@ -264,12 +276,8 @@ static void line_site(struct session *s, struct thread *th,
 	site = sites_at(pf->sites, pf->nsites, addr);
 	if (!site)
 		return;
-	if (is_line_event(f, site)) {
-		account_line(s->acct, th->tid, site->line, rss);
-		s->stats.line_events++;
-		f->line = site->line;
-		f->line_start = addr;
-	}
+	if (is_line_event(f, site))
+		start_line(s, th, site->line, addr, rss);
 	f->last_site = addr;
 	/* only quiet code runs from here to the ret: the call ends now */
 	if (site->returns)
@@ -340,6 +348,102 @@ static void emulate_return(struct session *s, struct thread *th, int func,
 		target_resume(th->tid, 0);
 }
 
+/* The function jumps to another one, which will return to our caller:
+ * the call goes on until then. The return address on the stack is
+ * swapped for the trap, which gives it back (as uretprobes do). Without a
+ * trap, or with the stack not as at entry, the call ends here. */
+static void tail_call(struct session *s, struct thread *th,
+		      const struct image *img,
+		      const struct user_regs_struct *regs, uint64_t rss)
+{
+	struct frame *f = &th->frames[th->depth - 1];
+	const struct target *t = &th->proc->target;
+	uint64_t ret;
+
+	if (!img->ret_trap || f->sp != regs->rsp || f->hijacked_ret ||
+	    target_read(t, regs->rsp, &ret, sizeof(ret)) < 0 ||
+	    target_write(t, regs->rsp, &img->ret_trap, sizeof(ret)) < 0) {
+		pop_frame(s, th, rss);
+		return;
+	}
+	f->hijacked_ret = ret;
+}
+
+/* The tail-called function returned into the trap: the call that jumped
+ * to it ends, and the thread goes on at the true return address. */
+static bool on_ret_trap(struct session *s, struct thread *th,
+			struct user_regs_struct *regs)
+{
+	uint64_t rss = sampler_rss(&th->proc->sampler);
+	uint64_t ret = 0;
+
+	/* the ret popped the trap: the frame's sp is 8 below */
+	while (th->depth && th->frames[th->depth - 1].sp <= regs->rsp - 8) {
+		const struct frame *f = &th->frames[th->depth - 1];
+		bool mine = f->hijacked_ret && f->sp == regs->rsp - 8;
+
+		if (mine)
+			ret = f->hijacked_ret;
+		pop_frame(s, th, rss);
+		if (mine)
+			break;
+	}
+	if (!ret)
+		return false;
+	return target_set_pc(th->tid, ret) == 0 &&
+	       target_resume(th->tid, 0) == 0;
+}
+
+/* Puts back the return addresses the trap took the place of, in process
+ * PID's memory (the process itself, or a copy of it made by fork). */
+static void restore_hijacked(const struct session *s,
+			     const struct process *p, pid_t pid)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		for (size_t j = 0; th->proc == p && j < th->depth; j++) {
+			const struct frame *f = &th->frames[j];
+			if (f->hijacked_ret)
+				target_write_pid(pid, f->sp, &f->hijacked_ret,
+						 sizeof(f->hijacked_ret));
+		}
+	}
+}
+
+/* Whether condition code CC (as in jcc) holds for FLAGS. */
+static bool condition_holds(int cc, uint64_t flags)
+{
+	bool cf = flags & 0x1, pf = flags & 0x4, zf = flags & 0x40,
+	     sf = flags & 0x80, of = flags & 0x800;
+	bool holds;
+
+	switch (cc >> 1) {
+	case 0: holds = of; break;
+	case 1: holds = cf; break;
+	case 2: holds = zf; break;
+	case 3: holds = cf || zf; break;
+	case 4: holds = sf; break;
+	case 5: holds = pf; break;
+	case 6: holds = sf != of; break;
+	default: holds = zf || sf != of; break;
+	}
+	return (cc & 1) ? !holds : holds;
+}
+
+/* Whether the jump under a BP_EXIT breakpoint leaves the function now:
+ * a jmp always, a jcc when its condition holds. */
+static bool leaves(const struct thread *th, const struct profiled_func *pf,
+		   const struct breakpoint *bp,
+		   const struct user_regs_struct *regs)
+{
+	const struct frame *top = th->depth ? &th->frames[th->depth - 1] : NULL;
+
+	if (!top || top->func != pf->acct)
+		return false;
+	return bp->cond < 0 || condition_holds(bp->cond, regs->eflags);
+}
+
 static void on_breakpoint(struct session *s, pid_t tid)
 {
 	struct user_regs_struct regs;
@@ -348,6 +452,9 @@ static void on_breakpoint(struct session *s, pid_t tid)
 	struct breakpoint *bp;
 
 	if (target_get_regs(tid, &regs) < 0)
+		return;
+	if (img && img->ret_trap && regs.rip - 1 == img->ret_trap &&
+	    on_ret_trap(s, th, &regs))
 		return;
 	bp = img ? bp_find(img->bps, regs.rip - 1) : NULL;
 	if (!bp) {
@@ -358,7 +465,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 
 	const struct profiled_func *pf = &img->funcs[bp->func];
 	unsigned roles = bp->roles;
-	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN)) {
+	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN | BP_EXIT)) {
 		uint64_t rss = sampler_rss(&th->proc->sampler);
 
 		pop_dead_frames(s, th, regs.rsp, rss);
@@ -366,15 +473,21 @@ static void on_breakpoint(struct session *s, pid_t tid)
 			th->depth ? &th->frames[th->depth - 1] : NULL;
 		bool same_frame =
 			top && top->func == pf->acct && top->sp == regs.rsp;
-		if ((roles & BP_ENTRY) && !((roles & BP_LINE) && same_frame))
+		if ((roles & BP_ENTRY) && !((roles & BP_LINE) && same_frame)) {
 			enter(s, th, pf->acct, pf->info->decl_line, bp->addr,
 			      regs.rsp, rss);
+			if (pf->info->entry_line)
+				start_line(s, th, pf->info->entry_line,
+					   bp->addr, rss);
+		}
 		else if (roles & BP_LINE)
 			line_site(s, th, pf, bp->addr, rss);
 		if (roles & BP_RETURN) {
 			emulate_return(s, th, pf->acct, bp, &regs, rss);
 			return;
 		}
+		if ((roles & BP_EXIT) && leaves(th, pf, bp, &regs))
+			tail_call(s, th, img, &regs, rss);
 	}
 	if (!bp->resume) {
 		step_over(s, th, bp);
@@ -414,6 +527,8 @@ static void on_new_process(struct session *s, pid_t pid)
 	struct process *p;
 
 	/* vfork: the memory is the parent's own, breakpoints and all */
+	if (img && !target_share_memory(pid, parent->target.pid))
+		restore_hijacked(s, parent, pid);
 	if (!s->opts->follow_forks || !img) {
 		if (img && !target_share_memory(pid, parent->target.pid))
 			bp_clean_process(img->bps, pid);
@@ -734,6 +849,7 @@ static void detach_process(struct session *s, struct process *p)
 
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
+	restore_hijacked(s, p, p->target.pid);
 	end_threads_of(s, p, sampler_rss(&p->sampler));
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)

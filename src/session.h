@@ -23,6 +23,9 @@ struct frame {
 	int line;	     /* current line */
 	uint64_t line_start; /* site where the current line began */
 	uint64_t last_site;  /* last site hit */
+	/* after a tail call: the return address the trap took the place of
+	 * (at sp); 0 otherwise */
+	uint64_t hijacked_ret;
 };
 
 /* A traced process: its memory, its RSS and the image it runs. */

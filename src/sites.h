@@ -43,4 +43,8 @@ struct site *sites_at(const struct site *sites, size_t nsites, uint64_t addr);
 size_t sites_returns(const struct insn *insns, size_t ninsns,
 		     struct site *sites, size_t nsites, size_t **rets);
 
+/* The jumps that leave the function (tail calls), as indexes into INSNS
+ * in the new array *EXITS: the activation ends there. */
+size_t sites_exits(const struct insn *insns, size_t ninsns, size_t **exits);
+
 #endif

@@ -135,3 +135,17 @@ uint64_t xol_place(struct xol *x, const struct target *t, const uint8_t *code,
 	x->copies++;
 	return at;
 }
+
+uint64_t xol_put(struct xol *x, const struct target *t, const void *bytes,
+		 size_t n)
+{
+	uint64_t at;
+
+	if (!x->base || x->size - x->used < n)
+		return 0;
+	at = x->base + x->used;
+	if (target_write(t, at, bytes, n) < 0)
+		return 0;
+	x->used += (n + 15u) & ~15u;
+	return at;
+}
