@@ -539,7 +539,23 @@ struct module_walk {
 	struct debuginfo *di;
 	struct search *search;
 	bool main_has_lines;
+	bool main_stripped; /* no symbol table: its debug information is
+			     * elsewhere, or nowhere */
 };
+
+static bool has_symtab(Dwfl_Module *mod)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		if (gelf_getshdr(scn, &shdr) && shdr.sh_type == SHT_SYMTAB)
+			return true;
+	}
+	return false;
+}
 
 static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			Dwarf_Addr start, void *arg)
@@ -547,10 +563,13 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 	struct module_walk *w = arg;
 	struct search *s = w->search;
 	Dwarf_Addr bias;
+	bool main = is_main_module(w->di, mod);
 
+	if (main && !has_symtab(mod))
+		w->main_stripped = true;
 	if (!dwfl_module_getdwarf(mod, &bias))
 		return DWARF_CB_OK;
-	if (is_main_module(w->di, mod) && module_has_lines(mod))
+	if (main && module_has_lines(mod))
 		w->main_has_lines = true;
 	s->mod = mod;
 	s->cu = NULL;
@@ -590,6 +609,10 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	*msg = NULL;
 	if (!w.main_has_lines) {
 		res = DI_NO_LINES;
+		if (w.main_stripped)
+			*msg = xstrdup(" (it is stripped, and no separate debug "
+				       "file was found through its "
+				       ".gnu_debuglink or build-id)");
 	} else if (s.nfound == 0 && s.inline_only) {
 		res = DI_INLINED;
 	} else if (s.nfound == 0) {

@@ -100,9 +100,10 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 {
 	char *err = NULL;
 	struct image *img = image_open(p->target.pid, &err);
+	int ret;
 
 	if (!img) {
-		int ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
+		ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
 		free(err);
 		return required ? ret : 0;
 	}
@@ -125,12 +126,15 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 				 "or mark it __attribute__((noinline)), to "
 				 "profile it)",
 				 spec, s->command[0]);
-		else if (required && res == DI_NO_LINES)
-			return program_error(
+		else if (required && res == DI_NO_LINES) {
+			ret = program_error(
 				s, EXIT_PROGRAM,
 				"%s: no DWARF line information%s; rebuild it "
 				"with -g or install its debug symbols",
-				"");
+				msg ? msg : "");
+			free(msg);
+			return ret;
+		}
 		else if (required)
 			fprintf(stderr, "memprof: no function '%s' in %s%s%s\n",
 				spec, s->command[0],
