@@ -16,6 +16,7 @@ enum bp_role {
 	BP_RETURN = 1u << 2, /* a ret instruction of a profiled function */
 	BP_PASS = 1u << 3,   /* none of these: only run past (a test) */
 	BP_EXIT = 1u << 4,   /* a jump out of the function: a tail call */
+	BP_LOADER = 1u << 5, /* the dynamic linker's _dl_debug_state */
 };
 
 struct breakpoint {
@@ -29,6 +30,7 @@ struct breakpoint {
 	/* where a thread stopped here goes on: the instruction's out-of-line
 	 * copy; 0 when it must be stepped in place */
 	uint64_t resume;
+	bool placed; /* its copy was tried */
 };
 
 struct bp_table;

@@ -57,6 +57,55 @@ struct debuginfo *debuginfo_open(pid_t pid, char **err)
 	return di;
 }
 
+int debuginfo_refresh(struct debuginfo *di)
+{
+	int rc;
+
+	dwfl_report_begin_add(di->dwfl);
+	rc = dwfl_linux_proc_report(di->dwfl, di->pid);
+	if (dwfl_report_end(di->dwfl, NULL, NULL) != 0 || rc != 0)
+		return -1;
+	return 0;
+}
+
+struct symbol_search {
+	const char *module; /* a part of the module's file name */
+	const char *name;
+	uint64_t addr;
+};
+
+static int find_symbol(Dwfl_Module *mod, void **userdata, const char *name,
+		       Dwarf_Addr start, void *arg)
+{
+	struct symbol_search *ss = arg;
+	int n;
+
+	if (!name || !strstr(name, ss->module))
+		return DWARF_CB_OK;
+	n = dwfl_module_getsymtab(mod);
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *sname = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							    NULL, NULL, NULL);
+
+		if (sname && strcmp(sname, ss->name) == 0 && addr) {
+			ss->addr = addr;
+			return DWARF_CB_ABORT;
+		}
+	}
+	return DWARF_CB_OK;
+}
+
+uint64_t debuginfo_symbol(struct debuginfo *di, const char *module,
+			  const char *name)
+{
+	struct symbol_search ss = {module, name, 0};
+
+	dwfl_getmodules(di->dwfl, find_symbol, &ss, 0);
+	return ss.addr;
+}
+
 void debuginfo_close(struct debuginfo *di)
 {
 	if (!di)
@@ -82,7 +131,8 @@ void func_info_free(struct func_info *fi)
 /* The search for one --func, over every module. */
 struct search {
 	const char *name;
-	const char *file; /* NULL, or the FILE of FILE:NAME */
+	const char *file;   /* NULL, or the FILE of FILE.c:NAME */
+	const char *module; /* NULL, or the LIB of LIB:NAME */
 	Dwfl_Module *mod;
 	Dwarf_Addr bias;
 	Dwarf_Die *cu;
@@ -557,6 +607,63 @@ static bool has_symtab(Dwfl_Module *mod)
 	return false;
 }
 
+/* Splits PREFIX:NAME at the first colon that is not half of a C++ "::";
+ * *PREFIX is NULL when there is none. */
+static void split_spec(const char *spec, char **prefix, char **name)
+{
+	for (const char *c = strchr(spec, ':'); c; c = strchr(c + 1, ':')) {
+		if (c[1] == ':') {
+			c++;
+			continue;
+		}
+		if (c > spec && c[1]) {
+			*prefix = xasprintf("%.*s", (int)(c - spec), spec);
+			*name = xstrdup(c + 1);
+			return;
+		}
+	}
+	*prefix = NULL;
+	*name = xstrdup(spec);
+}
+
+/* Whether PREFIX names a source file (FILE.c:NAME) rather than a module
+ * (LIB:NAME). */
+static bool is_source_name(const char *prefix)
+{
+	static const char *const exts[] = {".c", ".h", ".cc", ".cpp", ".cxx",
+					   ".C", ".hpp", ".hh", ".i"};
+	size_t len = strlen(prefix);
+
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		size_t el = strlen(exts[i]);
+		if (len > el && strcmp(prefix + len - el, exts[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool debuginfo_spec_is_library(const char *spec)
+{
+	char *prefix, *name;
+	bool lib;
+
+	split_spec(spec, &prefix, &name);
+	lib = prefix && !is_source_name(prefix);
+	free(prefix);
+	free(name);
+	return lib;
+}
+
+/* Whether the module at PATH is the library LIB: its file name starts
+ * with LIB ("libm" and "libm.so.6" both name /lib/.../libm.so.6). */
+static bool module_matches(const char *path, const char *lib)
+{
+	const char *base = path ? strrchr(path, '/') : NULL;
+
+	base = base ? base + 1 : path;
+	return base && strncmp(base, lib, strlen(lib)) == 0;
+}
+
 static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			Dwarf_Addr start, void *arg)
 {
@@ -567,6 +674,8 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 
 	if (main && !has_symtab(mod))
 		w->main_stripped = true;
+	if (s->module && !module_matches(name, s->module))
+		return DWARF_CB_OK;
 	if (!dwfl_module_getdwarf(mod, &bias))
 		return DWARF_CB_OK;
 	if (main && module_has_lines(mod))
@@ -576,19 +685,6 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 	while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias)))
 		dwarf_getfuncs(s->cu, visit_func, s, 0);
 	return DWARF_CB_OK;
-}
-
-static void split_spec(const char *spec, char **file, char **name)
-{
-	const char *colon = strrchr(spec, ':');
-
-	if (colon && colon > spec && colon[-1] != ':' && colon[1]) {
-		*file = xasprintf("%.*s", (int)(colon - spec), spec);
-		*name = xstrdup(colon + 1);
-	} else {
-		*file = NULL;
-		*name = xstrdup(spec);
-	}
 }
 
 enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
@@ -601,21 +697,26 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 
 	split_spec(spec, &file, &name);
 	s.name = name;
-	s.file = file;
+	if (file && is_source_name(file))
+		s.file = file;
+	else
+		s.module = file;
 	s.suggest = suggest_new(name);
 	dwfl_getmodules(di->dwfl, visit_module, &w, 0);
 
 	enum debuginfo_result res = DI_FOUND;
 	*msg = NULL;
-	if (!w.main_has_lines) {
+	if (s.nfound > 0) {
+		res = DI_FOUND;
+	} else if (s.inline_only) {
+		res = DI_INLINED;
+	} else if (!w.main_has_lines && !s.module) {
 		res = DI_NO_LINES;
 		if (w.main_stripped)
 			*msg = xstrdup(" (it is stripped, and no separate debug "
 				       "file was found through its "
 				       ".gnu_debuglink or build-id)");
-	} else if (s.nfound == 0 && s.inline_only) {
-		res = DI_INLINED;
-	} else if (s.nfound == 0) {
+	} else {
 		res = DI_NO_FUNCTION;
 		*msg = suggest_list(s.suggest, 5);
 	}

@@ -4,6 +4,7 @@
 #ifndef MEMPROF_DEBUGINFO_H
 #define MEMPROF_DEBUGINFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -43,6 +44,12 @@ struct debuginfo;
 /* Reports the modules of process PID. NULL with a message in *ERR. */
 struct debuginfo *debuginfo_open(pid_t pid, char **err);
 void debuginfo_close(struct debuginfo *di);
+/* Reports the modules mapped since (shared libraries, dlopen). */
+int debuginfo_refresh(struct debuginfo *di);
+/* The run-time address of symbol NAME in the module whose file name
+ * contains MODULE; 0 when there is none. */
+uint64_t debuginfo_symbol(struct debuginfo *di, const char *module,
+			  const char *name);
 
 enum debuginfo_result {
 	DI_FOUND,
@@ -60,5 +67,9 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 				     char **msg);
 
 void func_info_free(struct func_info *fi);
+
+/* Whether SPEC is LIB:NAME (a function of a shared library), which may
+ * come later, with dlopen. */
+bool debuginfo_spec_is_library(const char *spec);
 
 #endif

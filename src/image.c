@@ -40,6 +40,7 @@ void image_put(struct image *img)
 		free(img->funcs[i].exits);
 	}
 	free(img->funcs);
+	free(img->spec_found);
 	bp_table_free(img->bps);
 	debuginfo_close(img->di);
 	free(img);
@@ -214,34 +215,103 @@ enum debuginfo_result image_add(struct image *img, const struct target *t,
 	return DI_FOUND;
 }
 
+#define XOL_CHUNK (64u << 10)
+#define XOL_REACH (1ull << 30) /* well within a 32-bit displacement */
+
+/* An out-of-line area within reach of ADDR with room for a copy, mapped
+ * through TID when there is none yet. */
+static struct xol *xol_near(struct image *img, const struct target *t,
+			    pid_t tid, uint64_t addr)
+{
+	struct xol *x;
+
+	for (size_t i = 0; i < img->nxols; i++) {
+		x = &img->xols[i];
+		uint64_t dist = x->base > addr ? x->base - addr : addr - x->base;
+		if (dist < XOL_REACH && x->size - x->used >= RELOC_MAX)
+			return x;
+	}
+	if (img->nxols == sizeof(img->xols) / sizeof(img->xols[0]))
+		return NULL;
+	x = &img->xols[img->nxols];
+	if (xol_map(x, t, tid, addr, XOL_CHUNK) < 0)
+		return NULL;
+	img->nxols++;
+	return x;
+}
+
 int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 {
+	static const uint8_t int3 = 0xcc;
 	size_t cursor = 0, avail;
 	struct breakpoint *bp;
+	int ret = 0;
 
-	if (img->nfuncs == 0)
-		return 0;
-	static const uint8_t int3 = 0xcc;
-
-	if (xol_map(&img->xol, t, tid, img->funcs[0].info->entry,
-		    (bp_count(img->bps) + 2) * RELOC_MAX) < 0)
-		return -1;
-	img->ret_trap = xol_put(&img->xol, t, &int3, 1);
 	while ((bp = bp_next(img->bps, &cursor))) {
-		const uint8_t *code =
-			orig_code(img->funcs[bp->func].info, bp->addr, &avail);
+		uint8_t live[16];
+		const uint8_t *code = NULL;
+		struct xol *x;
 
-		if (!(bp->roles & BP_RETURN) && code)
-			bp->resume = xol_place(&img->xol, t, code, avail,
-					       bp->addr);
-		if (!bp->resume && !(bp->roles & BP_RETURN))
+		if (bp->placed)
+			continue;
+		bp->placed = true;
+		/* a ret is emulated: no copy */
+		if (bp->roles == BP_RETURN)
+			continue;
+		if (bp->func >= 0) {
+			code = orig_code(img->funcs[bp->func].info, bp->addr,
+					 &avail);
+		} else if (target_read(t, bp->addr, live, sizeof(live)) == 0) {
+			/* the dynamic linker's code, our int3 taken out */
+			live[0] = bp->orig;
+			code = live;
+			avail = sizeof(live);
+		}
+		x = code ? xol_near(img, t, tid, bp->addr) : NULL;
+		if (!x) {
+			ret = -1;
+		} else {
+			if (!img->ret_trap)
+				img->ret_trap = xol_put(x, t, &int3, 1);
+			bp->resume = xol_place(x, t, code, avail, bp->addr);
+		}
+		if (!bp->resume)
 			img->stepped_sites++;
 	}
-	return 0;
+	return ret;
+}
+
+bool image_watch_loader(struct image *img, const struct target *t)
+{
+	struct breakpoint *bp;
+	uint64_t r_debug;
+
+	if (img->loader_bp)
+		return true;
+	img->loader_bp = debuginfo_symbol(img->di, "ld-linux", "_dl_debug_state");
+	r_debug = debuginfo_symbol(img->di, "ld-linux", "_r_debug");
+	if (!img->loader_bp || !r_debug) {
+		img->loader_bp = 0;
+		return false;
+	}
+	/* struct r_debug: int r_version; struct link_map *r_map;
+	 * ElfW(Addr) r_brk; enum r_state; */
+	img->loader_state = r_debug + 24;
+	bp = bp_get(img->bps, t, img->loader_bp, NULL);
+	if (!bp) {
+		img->loader_bp = 0;
+		return false;
+	}
+	bp->roles |= BP_LOADER;
+	return true;
 }
 
 bool image_in_xol(const struct image *img, uint64_t addr)
 {
-	return img->xol.base && addr >= img->xol.base &&
-	       addr < img->xol.base + img->xol.size;
+	for (size_t i = 0; i < img->nxols; i++) {
+		const struct xol *x = &img->xols[i];
+		if (addr >= x->base && addr < x->base + x->size)
+			return true;
+	}
+	return false;
 }

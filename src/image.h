@@ -34,10 +34,16 @@ struct image {
 	struct profiled_func *funcs; /* indexed by breakpoint.func */
 	size_t nfuncs;
 	struct bp_table *bps;
-	struct xol xol;
+	struct xol xols[16]; /* out-of-line areas, one near each module */
+	size_t nxols;
 	/* an int3 in the area: where a tail-called function returns to, so
 	 * that the call that jumped to it ends when it returns */
 	uint64_t ret_trap;
+	/* the dynamic linker's _dl_debug_state and r_debug.r_state: where
+	 * it tells of libraries mapped and unmapped */
+	uint64_t loader_bp, loader_state;
+	bool libs_loaded; /* the libraries linked at start are there */
+	bool *spec_found; /* per --func: found in this image */
 	size_t stepped_sites; /* breakpoints without an out-of-line copy */
 };
 
@@ -56,9 +62,14 @@ enum debuginfo_result image_add(struct image *img, const struct target *t,
 						const struct func_info *fi),
 				void *arg, char **msg);
 
-/* Maps the out-of-line area through the stopped thread TID and gives each
- * breakpoint its copy. -1 with errno when the area cannot be mapped. */
+/* Gives each new breakpoint its out-of-line copy, mapping areas through
+ * the stopped thread TID as needed. -1 with errno when an area cannot be
+ * mapped (those breakpoints are stepped). */
 int image_place_copies(struct image *img, const struct target *t, pid_t tid);
+
+/* Sets a breakpoint where the dynamic linker says that the libraries
+ * changed; false for a program without one (static). */
+bool image_watch_loader(struct image *img, const struct target *t);
 
 /* Whether ADDR lies in the out-of-line area. */
 bool image_in_xol(const struct image *img, uint64_t addr);

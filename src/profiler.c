@@ -92,9 +92,91 @@ static int new_func(void *arg, const struct func_info *fi)
 				fi->last_line);
 }
 
+/* Says why SPEC was not found (RES, with MSG from the lookup); returns
+ * memprof's exit status for it. */
+static int report_missing(struct session *s, const char *spec,
+			  enum debuginfo_result res, const char *msg)
+{
+	switch (res) {
+	case DI_INLINED:
+		warn_msg("%s is inlined everywhere in %s and has no code of its "
+			 "own: its calls are charged to the lines that call it "
+			 "(rebuild with -fno-inline, or mark it "
+			 "__attribute__((noinline)), to profile it)",
+			 spec, s->command[0]);
+		break;
+	case DI_NO_LINES:
+		warn_msg("%s: no DWARF line information%s; rebuild it with -g "
+			 "or install its debug symbols",
+			 s->command[0], msg ? msg : "");
+		break;
+	default:
+		if (msg)
+			warn_msg("no function '%s' in %s; did you mean: %s",
+				 spec, s->command[0], msg);
+		else
+			warn_msg("no function '%s' in %s (one of a library "
+				 "loaded later, with dlopen, is given as "
+				 "LIB:NAME)",
+				 spec, s->command[0]);
+		break;
+	}
+	return EXIT_PROGRAM;
+}
+
+/* Looks every --func not found yet up in P's image and arms what it
+ * finds. With REQUIRED, the first one missing (a library's function
+ * excepted: it may come with dlopen) is said and its exit status
+ * returned; otherwise 0. */
+static int search_specs(struct session *s, struct process *p, pid_t tid,
+			bool required)
+{
+	struct image *img = p->image;
+	int ret = 0;
+
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		const char *spec = s->opts->funcs[i];
+		char *msg = NULL;
+		enum debuginfo_result res;
+
+		if (img->spec_found[i])
+			continue;
+		res = image_add(img, &p->target, spec, s->opts->every_insn,
+				new_func, s, &msg);
+		if (res == DI_FOUND) {
+			s->found[i] = img->spec_found[i] = true;
+		} else if (res == DI_ERROR) {
+			ret = program_error(s, EXIT_INTERNAL, "%s: %s", msg);
+		} else if (required && !ret &&
+			   !debuginfo_spec_is_library(spec)) {
+			ret = report_missing(s, spec, res, msg);
+		}
+		free(msg);
+		if (ret)
+			return ret;
+	}
+	size_t before = img->stepped_sites;
+	if (!s->opts->step && image_place_copies(img, &p->target, tid) < 0)
+		warn_msg("cannot map an out-of-line area (%s); stepping "
+			 "instead",
+			 strerror(errno));
+	s->stats.stepped_sites += img->stepped_sites - before;
+	return 0;
+}
+
+static bool all_found(const struct session *s, const struct image *img)
+{
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		if (!img->spec_found[i])
+			return false;
+	}
+	return true;
+}
+
 /* Loads the image process P runs now and arms every --func found in it.
- * With REQUIRED, a function or debug information missing is an error;
- * otherwise it may come with a later image. Returns 0 or an exit status. */
+ * With REQUIRED, a function or debug information missing is an error,
+ * once the libraries linked at start are there too; otherwise it may
+ * come with a later image. Returns 0 or an exit status. */
 static int load_image(struct session *s, struct process *p, pid_t tid,
 		      bool required)
 {
@@ -108,48 +190,43 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 		return required ? ret : 0;
 	}
 	p->image = img;
-	for (size_t i = 0; i < s->opts->nfuncs; i++) {
-		const char *spec = s->opts->funcs[i];
-		char *msg = NULL;
-		enum debuginfo_result res =
-			image_add(img, &p->target, spec, s->opts->every_insn,
-				  new_func, s, &msg);
-
-		if (res == DI_FOUND)
-			s->found[i] = true;
-		else if (res == DI_ERROR)
-			return program_error(s, EXIT_INTERNAL, "%s: %s", msg);
-		else if (required && res == DI_INLINED)
-			warn_msg("%s is inlined everywhere in %s and has no "
-				 "code of its own: its calls are charged to the "
-				 "lines that call it (rebuild with -fno-inline, "
-				 "or mark it __attribute__((noinline)), to "
-				 "profile it)",
-				 spec, s->command[0]);
-		else if (required && res == DI_NO_LINES) {
-			ret = program_error(
-				s, EXIT_PROGRAM,
-				"%s: no DWARF line information%s; rebuild it "
-				"with -g or install its debug symbols",
-				msg ? msg : "");
-			free(msg);
-			return ret;
-		}
-		else if (required)
-			fprintf(stderr, "memprof: no function '%s' in %s%s%s\n",
-				spec, s->command[0],
-				msg ? "; did you mean: " : "", msg ? msg : "");
-		free(msg);
-		if (required && res != DI_FOUND)
-			return EXIT_PROGRAM;
+	img->spec_found = xcalloc(s->opts->nfuncs + 1, sizeof(bool));
+	/* attached to a running process, its libraries are there already */
+	img->libs_loaded = s->opts->pid != 0;
+	ret = search_specs(s, p, tid, required && img->libs_loaded);
+	if (ret || all_found(s, img))
+		return ret;
+	/* the rest may be in libraries the dynamic linker maps later */
+	if (image_watch_loader(img, &p->target)) {
+		if (!s->opts->step)
+			image_place_copies(img, &p->target, tid);
+		return 0;
 	}
-	if (!s->opts->step &&
-	    image_place_copies(img, &p->target, tid) < 0)
-		warn_msg("cannot map the out-of-line area (%s); stepping "
-			 "instead",
-			 strerror(errno));
-	s->stats.stepped_sites += img->stepped_sites;
-	return 0;
+	return search_specs(s, p, tid, required);
+}
+
+/* The dynamic linker says that libraries changed: functions are looked
+ * up in the new ones. Once the libraries linked at start are there,
+ * one still missing is an error where it would have been at start. */
+static void on_loader(struct session *s, struct thread *th)
+{
+	struct process *p = th->proc;
+	struct image *img = p->image;
+	int32_t state = -1;
+
+	if (target_read(&p->target, img->loader_state, &state,
+			sizeof(state)) < 0 ||
+	    state != 0 /* RT_CONSISTENT */)
+		return;
+	debuginfo_refresh(img->di);
+	bool final = !img->libs_loaded && p == s->procs[0] &&
+		     !s->opts->follow_forks;
+	img->libs_loaded = true;
+	int ret = search_specs(s, p, th->tid, final);
+	if (ret) {
+		s->fatal = ret;
+		s->done = true;
+	}
 }
 
 /* Threads */
@@ -448,6 +525,18 @@ static bool leaves(const struct thread *th, const struct profiled_func *pf,
 	return bp->cond < 0 || condition_holds(bp->cond, regs->eflags);
 }
 
+/* The thread goes on past the breakpoint's instruction. */
+static void resume_past(struct session *s, struct thread *th,
+			const struct breakpoint *bp)
+{
+	if (!bp->resume) {
+		step_over(s, th, bp);
+		return;
+	}
+	if (target_set_pc(th->tid, bp->resume) == 0)
+		target_resume(th->tid, 0);
+}
+
 static void on_breakpoint(struct session *s, pid_t tid)
 {
 	struct user_regs_struct regs;
@@ -467,6 +556,15 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		return;
 	}
 
+	if (bp->roles & BP_LOADER) {
+		on_loader(s, th);
+		if (s->done)
+			return;
+		if (bp->roles == BP_LOADER) {
+			resume_past(s, th, bp);
+			return;
+		}
+	}
 	const struct profiled_func *pf = &img->funcs[bp->func];
 	unsigned roles = bp->roles;
 	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN | BP_EXIT)) {
@@ -493,12 +591,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		if ((roles & BP_EXIT) && leaves(th, pf, bp, &regs))
 			tail_call(s, th, img, &regs, rss);
 	}
-	if (!bp->resume) {
-		step_over(s, th, bp);
-		return;
-	}
-	if (target_set_pc(tid, bp->resume) == 0)
-		target_resume(tid, 0);
+	resume_past(s, th, bp);
 }
 
 /* Other stops */
@@ -903,6 +996,8 @@ int profiler_run(struct session *s)
 		s->stats.tracer_seconds += now() - t0;
 	}
 	s->stats.wall_seconds = now() - s->stats.wall_seconds;
+	if (s->fatal)
+		return s->fatal;
 	/* forked processes that outlive the first one go on without us */
 	for (size_t i = s->nprocs; i-- > 1;)
 		detach_process(s, s->procs[i]);

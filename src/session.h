@@ -66,6 +66,7 @@ struct session {
 	/* set by a signal handler: detach now (attach mode) */
 	volatile sig_atomic_t *detach_requested;
 	bool done;
+	int fatal; /* memprof's exit status when it must stop at once */
 };
 
 #endif
