@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "debuginfo.h"
+#include "names.h"
 #include "suggest.h"
 #include "util.h"
 
@@ -472,14 +473,16 @@ static unsigned count_inlined_copies(Dwarf_Die *cu, Dwarf_Die *die)
 	return count_under(cu, abstract_offset(die));
 }
 
-static struct func_info *describe(struct search *s, Dwarf_Die *die)
+/* The function at DIE, shown as NAME (taken over). */
+static struct func_info *describe(struct search *s, Dwarf_Die *die,
+				  char *name)
 {
 	struct func_info *fi = xcalloc(1, sizeof(*fi));
 	Dwarf_Addr entry;
 	char *decl = decl_path(die);
 	int line = 0;
 
-	fi->name = xstrdup(dwarf_diename(die));
+	fi->name = name;
 	fi->file = decl ? decl : xstrdup("");
 	dwarf_decl_line(die, &line);
 	fi->decl_line = line;
@@ -528,30 +531,131 @@ static bool decl_matches(Dwarf_Die *die, const char *file)
 	return match;
 }
 
+/* The DIE that holds DIE's place among scopes: the declaration in its
+ * class for a member defined outside, the origin of a concrete copy. */
+static void scope_holder(Dwarf_Die *die, Dwarf_Die *holder)
+{
+	*holder = *die;
+	for (int hops = 0; hops < 8; hops++) {
+		Dwarf_Attribute attr;
+		Dwarf_Die next;
+
+		if ((!dwarf_attr(holder, DW_AT_specification, &attr) &&
+		     !dwarf_attr(holder, DW_AT_abstract_origin, &attr)) ||
+		    !dwarf_formref_die(&attr, &next))
+			return;
+		*holder = next;
+	}
+}
+
+/* "ns::Class::name": the namespaces and classes around DIE, then its
+ * name. A new string. */
+static char *qualified_name(Dwarf_Die *die, const char *name)
+{
+	Dwarf_Die holder, *scopes = NULL;
+	int n;
+	char *q = xstrdup("");
+
+	scope_holder(die, &holder);
+	n = dwarf_getscopes_die(&holder, &scopes);
+	for (int i = n - 1; i >= 1; i--) {
+		int tag = dwarf_tag(&scopes[i]);
+		const char *part = dwarf_diename(&scopes[i]);
+		char *next;
+
+		if (tag != DW_TAG_namespace && tag != DW_TAG_class_type &&
+		    tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
+			continue;
+		next = xasprintf("%s%s::", q,
+				 part ? part : "(anonymous namespace)");
+		free(q);
+		q = next;
+	}
+	free(scopes);
+	char *full = xasprintf("%s%s", q, name);
+	free(q);
+	return full;
+}
+
+static char *demangled_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *linkage = dwarf_formstring(
+		dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+
+	if (!linkage)
+		linkage = dwarf_formstring(
+			dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	return names_demangle(linkage);
+}
+
+/* The last part of a spec without template arguments or parameters:
+ * "add" for "shop::Cart::add(int)"; what a DWARF name is checked
+ * against first, cheaply. */
+static bool same_base(const char *spec, const char *plain)
+{
+	const char *end = spec + strcspn(spec, "(");
+	const char *start = spec;
+
+	for (const char *c = spec; c + 1 < end; c++) {
+		if (c[0] == ':' && c[1] == ':')
+			start = c + 2;
+	}
+	size_t len = strcspn(start, "<(");
+	return strncmp(start, plain, len) == 0 &&
+	       (plain[len] == '\0' || plain[len] == '<');
+}
+
+/* Whether the function DIE named PLAIN is the one the search wants; its
+ * display name (demangled when C++) goes to *DISPLAY. */
+static bool wanted(struct search *s, Dwarf_Die *die, const char *plain,
+		   char **display)
+{
+	char *qualified, *demangled;
+	bool match;
+
+	*display = NULL;
+	if (!same_base(s->name, plain))
+		return false;
+	qualified = qualified_name(die, plain);
+	demangled = demangled_name(die);
+	match = names_match(s->name, plain, qualified, demangled);
+	if (match)
+		*display = demangled ? demangled : xstrdup(qualified);
+	else
+		free(demangled);
+	free(qualified);
+	return match;
+}
+
 static int visit_func(Dwarf_Die *die, void *arg)
 {
 	struct search *s = arg;
 	const char *name = dwarf_diename(die);
+	char *display;
 
 	if (!name)
 		return DWARF_CB_OK;
 	if (!has_code(die)) {
 		/* a definition without code: inlined everywhere (LTO's
 		 * early debug information has no DW_AT_inline) */
-		if (strcmp(name, s->name) == 0 &&
-		    !dwarf_hasattr(die, DW_AT_declaration) &&
-		    (!s->file || decl_matches(die, s->file)))
+		if (!dwarf_hasattr(die, DW_AT_declaration) &&
+		    (!s->file || decl_matches(die, s->file)) &&
+		    wanted(s, die, name, &display)) {
 			s->inline_only = true;
+			free(display);
+		}
 		return DWARF_CB_OK;
 	}
 	suggest_offer(s->suggest, name);
-	if (strcmp(name, s->name) != 0)
+	if (!wanted(s, die, name, &display))
 		return DWARF_CB_OK;
-	if (s->file && !decl_matches(die, s->file))
+	if ((s->file && !decl_matches(die, s->file)) ||
+	    already_found(s, die)) {
+		free(display);
 		return DWARF_CB_OK;
-	if (already_found(s, die))
-		return DWARF_CB_OK;
-	struct func_info *fi = describe(s, die);
+	}
+	struct func_info *fi = describe(s, die, display);
 	if (!fi)
 		return DWARF_CB_OK;
 	s->found = xrealloc(s->found, (s->nfound + 1) * sizeof(*s->found));
