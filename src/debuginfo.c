@@ -141,6 +141,9 @@ struct search {
 	struct func_info **found;
 	size_t nfound;
 	bool inline_only; /* a match with no code: inlined everywhere */
+	bool by_symbols;  /* look up through the symbol table and the CU
+			   * index rather than walk every DIE */
+	char *base;	  /* the spec's last name, as symbols have it */
 };
 
 static bool path_matches(const char *path, const char *file)
@@ -768,6 +771,69 @@ static bool module_matches(const char *path, const char *lib)
 	return base && strncmp(base, lib, strlen(lib)) == 0;
 }
 
+/* The last name of a spec, without template arguments or parameters:
+ * "add" for "shop::Cart::add(int)". A new string. */
+static char *spec_base(const char *spec)
+{
+	const char *end = spec + strcspn(spec, "(");
+	const char *start = spec;
+
+	for (const char *c = spec; c + 1 < end; c++) {
+		if (c[0] == ':' && c[1] == ':')
+			start = c + 2;
+	}
+	return xasprintf("%.*s", (int)strcspn(start, "<("), start);
+}
+
+/* Whether symbol SYM may be the function named BASE: the same name, or a
+ * C++ mangled name with BASE in it ("3add" in _ZN4shop4Cart3addEi). */
+static bool symbol_may_be(const char *sym, const char *base)
+{
+	char enc[64];
+
+	if (strcmp(sym, base) == 0)
+		return true;
+	if (strncmp(sym, "_Z", 2) != 0)
+		return false;
+	snprintf(enc, sizeof(enc), "%zu%s", strlen(base), base);
+	return strstr(sym, enc) != NULL;
+}
+
+/* The search through the symbol table: each function symbol that may be
+ * the one wanted leads, through the CU index, to its CU and then to the
+ * subprogram at its address. Big programs are not walked DIE by DIE. */
+static void find_by_symbols(struct search *s, Dwfl_Module *mod)
+{
+	int n = dwfl_module_getsymtab(mod);
+
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		Dwarf_Addr bias;
+		Dwarf_Die *cu, *scopes = NULL;
+		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							   NULL, NULL, NULL);
+		int nscopes;
+
+		if (!name || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || !symbol_may_be(name, s->base))
+			continue;
+		cu = dwfl_module_addrdie(mod, addr, &bias);
+		if (!cu)
+			continue;
+		nscopes = dwarf_getscopes(cu, addr - bias, &scopes);
+		for (int k = 0; k < nscopes; k++) {
+			if (dwarf_tag(&scopes[k]) != DW_TAG_subprogram)
+				continue;
+			s->cu = cu;
+			s->bias = bias;
+			visit_func(&scopes[k], s);
+			break;
+		}
+		free(scopes);
+	}
+}
+
 static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			Dwarf_Addr start, void *arg)
 {
@@ -785,6 +851,10 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 	if (main && module_has_lines(mod))
 		w->main_has_lines = true;
 	s->mod = mod;
+	if (s->by_symbols) {
+		find_by_symbols(s, mod);
+		return DWARF_CB_OK;
+	}
 	s->cu = NULL;
 	while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias)))
 		dwarf_getfuncs(s->cu, visit_func, s, 0);
@@ -806,7 +876,16 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	else
 		s.module = file;
 	s.suggest = suggest_new(name);
+	s.base = spec_base(name);
+	s.by_symbols = true;
 	dwfl_getmodules(di->dwfl, visit_module, &w, 0);
+	if (s.nfound == 0) {
+		/* not through a symbol (inlined everywhere, or no such name):
+		 * every DIE, for a true answer and close names */
+		s.by_symbols = false;
+		w.main_has_lines = w.main_stripped = false;
+		dwfl_getmodules(di->dwfl, visit_module, &w, 0);
+	}
 
 	enum debuginfo_result res = DI_FOUND;
 	*msg = NULL;
@@ -834,6 +913,7 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	*funcs = s.found;
 	*n = s.nfound;
 	suggest_free(s.suggest);
+	free(s.base);
 	free(file);
 	free(name);
 	return res;
