@@ -12,6 +12,8 @@ struct activation {
 	int64_t start; /* RSS when the current line began, less what inner
 			* activations of the same function recorded */
 	uint64_t entry_rss;
+	int pid;
+	uint64_t line_peak; /* the highest RSS seen while the line ran */
 };
 
 struct thread_stack {
@@ -149,12 +151,14 @@ static size_t proc_index(struct func_stats *f, int pid)
 }
 
 static void add_to_line(struct line_stats *ls, int64_t increment,
-			uint64_t rss)
+			uint64_t rss, uint64_t peak)
 {
 	ls->occurrences++;
 	ls->increment += increment;
 	if (rss > ls->mem_usage)
 		ls->mem_usage = rss;
+	if (peak > ls->peak)
+		ls->peak = peak;
 }
 
 /* The current line of ACT ends at RSS. */
@@ -167,8 +171,12 @@ static void end_line(struct account *acct, const struct activation *act,
 
 	if (act->line < f->first_line || act->line > f->last_line)
 		return;
-	add_to_line(&f->lines[i], increment, rss);
-	add_to_line(&f->procs[act->proc].lines[i], increment, rss);
+	/* the line was at least as high at its start and at its end */
+	uint64_t peak = act->line_peak > rss ? act->line_peak : rss;
+	if (act->start > 0 && (uint64_t)act->start > peak)
+		peak = (uint64_t)act->start;
+	add_to_line(&f->lines[i], increment, rss, peak);
+	add_to_line(&f->procs[act->proc].lines[i], increment, rss, peak);
 }
 
 void account_enter(struct account *acct, int pid, int tid, int func,
@@ -192,6 +200,8 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 	act->line = f->first_line;
 	act->start = (int64_t)rss;
 	act->entry_rss = rss;
+	act->pid = pid;
+	act->line_peak = 0;
 	f->calls++;
 	f->procs[act->proc].calls++;
 }
@@ -212,6 +222,7 @@ void account_line(struct account *acct, int tid, int line, uint64_t rss)
 	end_line(acct, act, rss);
 	act->line = line;
 	act->start = (int64_t)rss;
+	act->line_peak = 0;
 	acct->line_events++;
 }
 
@@ -234,6 +245,18 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 	}
 	acct->funcs[act->func].growth += recorded;
 	acct->funcs[act->func].procs[act->proc].growth += recorded;
+}
+
+void account_peak(struct account *acct, int pid, uint64_t peak)
+{
+	for (size_t i = 0; i < acct->nthreads; i++) {
+		struct thread_stack *t = &acct->threads[i];
+
+		for (size_t j = 0; j < t->depth; j++) {
+			if (t->acts[j].pid == pid && peak > t->acts[j].line_peak)
+				t->acts[j].line_peak = peak;
+		}
+	}
 }
 
 void account_return(struct account *acct, int tid, uint64_t rss)

@@ -12,6 +12,13 @@ struct line_stats {
 	uint64_t occurrences;
 	int64_t increment;  /* bytes; signed: a line can give memory back */
 	uint64_t mem_usage; /* bytes: highest RSS seen at the end of the line */
+	uint64_t peak;	    /* bytes: highest RSS while the line ran (with
+			     * account_peak; 0 without) */
+	/* Heap (account_alloc, account_free): bytes requested and freed on
+	 * the line, callees included; blocks allocated; bytes of those
+	 * blocks still live when the call returned; never freed at all. */
+	uint64_t heap_alloc, heap_freed, heap_blocks;
+	uint64_t heap_retained, heap_leaked;
 };
 
 /* The part of a function's figures one process made (with -f, the
@@ -57,6 +64,10 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 /* A line event for LINE on TID's innermost activation; one for a line
  * outside the function is ignored. */
 void account_line(struct account *acct, int tid, int line, uint64_t rss);
+/* The peak RSS process PID reached since the last call (the kernel's
+ * high-water mark, reset after): every open activation of its threads
+ * had it while its current line ran. */
+void account_peak(struct account *acct, int pid, uint64_t peak);
 /* TID's innermost activation returns. */
 void account_return(struct account *acct, int tid, uint64_t rss);
 /* Ends every activation still open on TID (thread exit, crash), innermost

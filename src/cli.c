@@ -38,6 +38,8 @@ static void print_help(void)
 	     "      --format FMT      text (default), json or csv\n"
 	     "      --precision N     decimals of MiB in the table (0-6, "
 	     "default 1)\n"
+	     "      --peak            a Peak column: the highest RSS while "
+	     "the line ran\n"
 	     "      --stats           print line events, stops and times "
 	     "after the report\n"
 	     "      --engine ENGINE   how a thread goes past a breakpoint: "
@@ -105,6 +107,7 @@ enum {
 	OPT_EVERY_INSN,
 	OPT_SAME_CPU,
 	OPT_DURATION,
+	OPT_PEAK,
 };
 
 static int parse_pid(const char *arg)
@@ -149,6 +152,7 @@ static const struct option long_options[] = {
 	{"follow-forks", no_argument, NULL, 'f'},
 	{"pid", required_argument, NULL, 'p'},
 	{"duration", required_argument, NULL, OPT_DURATION},
+	{"peak", no_argument, NULL, OPT_PEAK},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -205,6 +209,9 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			break;
 		case 'p':
 			opts->pid = parse_pid(optarg);
+			break;
+		case OPT_PEAK:
+			opts->peak = true;
 			break;
 		case OPT_DURATION:
 			opts->duration = parse_duration(optarg);

@@ -17,6 +17,7 @@ struct options {
 	bool step;	 /* --engine step: restore, single-step, re-insert */
 	bool every_insn; /* --every-instruction */
 	bool same_cpu;	 /* --same-cpu */
+	bool peak;	 /* --peak */
 	bool follow_forks; /* -f */
 	int pid;	   /* -p PID: attach; 0 to start ARGV */
 	double duration;   /* --duration SECONDS with -p; 0: none */

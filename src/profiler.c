@@ -29,6 +29,22 @@ static int program_error(struct session *s, int status, const char *fmt,
 	return status;
 }
 
+/* RSS of P now, for a line event (or an entry, a return). With --peak
+ * the high-water mark since the last event is given to the open calls
+ * first, then reset, so that each line gets the peak of its own run. */
+static uint64_t sample(struct session *s, struct process *p)
+{
+	uint64_t rss = sampler_rss(&p->sampler);
+
+	if (s->peak) {
+		uint64_t hwm = sampler_peak(&p->sampler);
+
+		account_peak(s->acct, p->target.pid, hwm > rss ? hwm : rss);
+		sampler_reset_peak(&p->sampler);
+	}
+	return rss;
+}
+
 /* Processes */
 
 static struct process *process_new(struct session *s, pid_t pid)
@@ -455,7 +471,7 @@ static void tail_call(struct session *s, struct thread *th,
 static bool on_ret_trap(struct session *s, struct thread *th,
 			struct user_regs_struct *regs)
 {
-	uint64_t rss = sampler_rss(&th->proc->sampler);
+	uint64_t rss = sample(s, th->proc);
 	uint64_t ret = 0;
 
 	/* the ret popped the trap: the frame's sp is 8 below */
@@ -568,7 +584,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 	const struct profiled_func *pf = &img->funcs[bp->func];
 	unsigned roles = bp->roles;
 	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN | BP_EXIT)) {
-		uint64_t rss = sampler_rss(&th->proc->sampler);
+		uint64_t rss = sample(s, th->proc);
 
 		pop_dead_frames(s, th, regs.rsp, rss);
 		const struct frame *top =
@@ -666,7 +682,7 @@ static void on_exec(struct session *s, pid_t tid)
 		target_resume(tid, 0);
 		return;
 	}
-	end_threads_of(s, p, sampler_rss(&p->sampler));
+	end_threads_of(s, p, sample(s, p));
 	image_put(p->image);
 	p->image = NULL;
 	/* the same id, but a new address space */
@@ -717,7 +733,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		/* memory is still there: the last figures are true ones */
 		th = thread_find(s, tid);
 		if (th)
-			thread_end(s, th, sampler_rss(&th->proc->sampler));
+			thread_end(s, th, sample(s, th->proc));
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:
@@ -741,6 +757,18 @@ static void dispatch(struct session *s, const struct stop *stop)
 }
 
 /* Starting and ending */
+
+/* --peak needs a kernel that resets the peak RSS (Linux 4.0 and later). */
+static void check_peak(struct session *s, struct process *p)
+{
+	if (!s->opts->peak)
+		return;
+	s->peak = sampler_reset_peak(&p->sampler) == 0 &&
+		  sampler_peak(&p->sampler) > 0;
+	if (!s->peak)
+		warn_msg("this kernel cannot reset a process's peak RSS "
+			 "(/proc/PID/clear_refs, VmHWM): --peak is left out");
+}
 
 static void start_clock(struct session *s)
 {
@@ -773,6 +801,7 @@ int profiler_start(struct session *s)
 				     "%s: cannot read its memory: %s",
 				     strerror(errno));
 	thread_add(s, p->target.pid, p);
+	check_peak(s, p);
 	/* with -f a function may come with a program executed later */
 	int ret = load_image(s, p, p->target.pid, !s->opts->follow_forks);
 	if (ret)
@@ -810,6 +839,8 @@ int profiler_attach(struct session *s, pid_t pid)
 	p = process_new(s, pid);
 	target_close(&t);
 	ret = p ? 0 : EXIT_PROGRAM;
+	if (p)
+		check_peak(s, p);
 	for (size_t i = 0; p && i < n; i++) {
 		if (!threads[i].gone)
 			thread_add(s, threads[i].tid, p);
@@ -947,7 +978,7 @@ static void detach_process(struct session *s, struct process *p)
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
 	restore_hijacked(s, p, p->target.pid);
-	end_threads_of(s, p, sampler_rss(&p->sampler));
+	end_threads_of(s, p, sample(s, p));
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
 			continue;

@@ -10,14 +10,6 @@
 
 #define MIB 1048576.0
 
-/* memory_profiler's row template: '{0:>6} {1:>12} {2:>12}  {3:>10}   {4:<}'. */
-static void text_row(FILE *out, const char *lineno, const char *mem,
-		     const char *inc, const char *occ, const char *contents)
-{
-	fprintf(out, "%6s %12s %12s  %10s   %s\n", lineno, mem, inc, occ,
-		contents);
-}
-
 static void format_mib(char *buf, size_t size, double bytes, int precision)
 {
 	snprintf(buf, size, "%*.*f MiB", precision + 4, precision, bytes / MIB);
@@ -33,39 +25,125 @@ static bool is_closing_brace(const char *line)
 	return line[strspn(line, " \t;")] == '\0';
 }
 
-static void text_function(FILE *out, const struct func_stats *f, int precision)
+/* The columns between Line # and Line Contents: memory_profiler's, with
+ * Peak and the heap ones when asked for. Each cell is right-aligned in
+ * WIDTH, after SEP. */
+enum column { COL_MEM, COL_PEAK, COL_INC, COL_ALLOC, COL_FREED, COL_BLOCKS,
+	      COL_NET, COL_RETAINED, COL_LEAKED, COL_OCC, NCOLS };
+
+static const struct {
+	const char *title, *sep;
+	int width;
+} columns[NCOLS] = {
+	[COL_MEM] = {"Mem usage", " ", 12},
+	[COL_PEAK] = {"Peak", " ", 12},
+	[COL_INC] = {"Increment", " ", 12},
+	[COL_ALLOC] = {"Heap alloc", " ", 12},
+	[COL_FREED] = {"Heap freed", " ", 12},
+	[COL_BLOCKS] = {"Blocks", " ", 8},
+	[COL_NET] = {"Heap net", " ", 12},
+	[COL_RETAINED] = {"Retained", " ", 12},
+	[COL_LEAKED] = {"Leaked", " ", 12},
+	[COL_OCC] = {"Occurrences", "  ", 10},
+};
+
+static bool column_shown(enum column c, const struct report_options *opts)
+{
+	if (c == COL_PEAK)
+		return opts->peak;
+	if (c >= COL_ALLOC && c <= COL_LEAKED)
+		return opts->heap;
+	return true;
+}
+
+static void format_cell(char *buf, size_t size, enum column c,
+			const struct line_stats *ls, int precision)
+{
+	switch (c) {
+	case COL_MEM:
+		format_mib(buf, size, (double)ls->mem_usage, precision);
+		break;
+	case COL_PEAK:
+		format_mib(buf, size, (double)ls->peak, precision);
+		break;
+	case COL_INC:
+		format_mib(buf, size, (double)ls->increment, precision);
+		break;
+	case COL_ALLOC:
+		format_mib(buf, size, (double)ls->heap_alloc, precision);
+		break;
+	case COL_FREED:
+		format_mib(buf, size, (double)ls->heap_freed, precision);
+		break;
+	case COL_BLOCKS:
+		snprintf(buf, size, "%" PRIu64, ls->heap_blocks);
+		break;
+	case COL_NET:
+		format_mib(buf, size,
+			   (double)ls->heap_alloc - (double)ls->heap_freed,
+			   precision);
+		break;
+	case COL_RETAINED:
+		format_mib(buf, size, (double)ls->heap_retained, precision);
+		break;
+	case COL_LEAKED:
+		format_mib(buf, size, (double)ls->heap_leaked, precision);
+		break;
+	default:
+		snprintf(buf, size, "%" PRIu64, ls->occurrences);
+		break;
+	}
+}
+
+/* One row: memory_profiler's '{0:>6} {1:>12} {2:>12}  {3:>10}   {4:<}',
+ * with the columns asked for. LS NULL: blank figures. */
+static int text_row(FILE *out, const char *lineno,
+		    const struct line_stats *ls, const char *contents,
+		    const struct report_options *opts, bool header)
+{
+	int len = fprintf(out, "%6s", lineno);
+
+	for (enum column c = 0; c < NCOLS; c++) {
+		char cell[64] = "";
+
+		if (!column_shown(c, opts))
+			continue;
+		if (header)
+			snprintf(cell, sizeof(cell), "%s", columns[c].title);
+		else if (ls)
+			format_cell(cell, sizeof(cell), c, ls, opts->precision);
+		len += fprintf(out, "%s%*s", columns[c].sep, columns[c].width,
+			       cell);
+	}
+	len += fprintf(out, "   %s\n", contents);
+	return len - 1;
+}
+
+static void text_function(FILE *out, const struct func_stats *f,
+			  const struct report_options *opts)
 {
 	struct source *src = source_load(f->file);
 	const char *after = source_line(src, f->last_line + 1);
 	/* some compilers give the closing brace no code of its own */
 	int shown_last = after && is_closing_brace(after) ? f->last_line + 1
 							  : f->last_line;
-	char header[128];
 	int len;
 
 	fprintf(out, "Filename: %s\n\n", f->file);
-	len = snprintf(header, sizeof(header), "%6s %12s %12s  %10s   %s",
-		       "Line #", "Mem usage", "Increment", "Occurrences",
-		       "Line Contents");
-	fprintf(out, "%s\n%.*s\n", header, len,
-		"========================================================"
-		"========================================================");
+	len = text_row(out, "Line #", NULL, "Line Contents", opts, true);
+	for (int i = 0; i < len; i++)
+		fputc('=', out);
+	fputc('\n', out);
 	for (int line = f->first_line; line <= shown_last; line++) {
 		const struct line_stats *ls =
 			line <= f->last_line ? &f->lines[line - f->first_line]
 					     : NULL;
 		const char *contents = source_line(src, line);
-		char lineno[16], mem[64] = "", inc[64] = "", occ[32] = "";
+		char lineno[16];
 
 		snprintf(lineno, sizeof(lineno), "%d", line);
-		if (ls && ls->occurrences) {
-			format_mib(mem, sizeof(mem), (double)ls->mem_usage,
-				   precision);
-			format_mib(inc, sizeof(inc), (double)ls->increment,
-				   precision);
-			snprintf(occ, sizeof(occ), "%" PRIu64, ls->occurrences);
-		}
-		text_row(out, lineno, mem, inc, occ, contents ? contents : "");
+		text_row(out, lineno, ls && ls->occurrences ? ls : NULL,
+			 contents ? contents : "", opts, false);
 	}
 	if (f->calls == 0)
 		fprintf(out, "\nNote: %s was never called.\n", f->name);
@@ -174,7 +252,8 @@ static void json_status(FILE *out, const struct run_status *status)
  * source text. */
 static void json_lines(FILE *out, const struct func_stats *f,
 		       const struct line_stats *lines, const struct source *src,
-		       bool contents, const char *indent)
+		       bool contents, const char *indent,
+		       const struct report_options *opts)
 {
 	bool first = true;
 
@@ -189,6 +268,17 @@ static void json_lines(FILE *out, const struct func_stats *f,
 			", \"mem_usage\": %" PRIu64 ", \"increment\": %" PRId64,
 			first ? "" : ",", indent, line, ls->occurrences,
 			ls->mem_usage, ls->increment);
+		if (opts->peak)
+			fprintf(out, ", \"peak\": %" PRIu64, ls->peak);
+		if (opts->heap)
+			fprintf(out,
+				", \"heap_alloc\": %" PRIu64
+				", \"heap_freed\": %" PRIu64
+				", \"heap_blocks\": %" PRIu64
+				", \"heap_retained\": %" PRIu64
+				", \"heap_leaked\": %" PRIu64,
+				ls->heap_alloc, ls->heap_freed, ls->heap_blocks,
+				ls->heap_retained, ls->heap_leaked);
 		if (contents) {
 			fputs(", \"contents\": ", out);
 			json_string(out, source_line(src, line));
@@ -199,7 +289,8 @@ static void json_lines(FILE *out, const struct func_stats *f,
 	fputc(']', out);
 }
 
-static void json_function(FILE *out, const struct func_stats *f)
+static void json_function(FILE *out, const struct func_stats *f,
+			  const struct report_options *opts)
 {
 	struct source *src = source_load(f->file);
 
@@ -211,7 +302,7 @@ static void json_function(FILE *out, const struct func_stats *f)
 		", \"first_line\": %d, \"last_line\": %d, \"calls\": %" PRIu64
 		", \"growth\": %" PRId64 ",\n     \"lines\": ",
 		f->first_line, f->last_line, f->calls, f->growth);
-	json_lines(out, f, f->lines, src, true, "      ");
+	json_lines(out, f, f->lines, src, true, "      ", opts);
 	/* the same figures by process (several with -f) */
 	fputs(",\n     \"processes\": [", out);
 	for (size_t i = 0; i < f->nprocs; i++) {
@@ -221,7 +312,7 @@ static void json_function(FILE *out, const struct func_stats *f)
 			"%s\n      {\"pid\": %d, \"calls\": %" PRIu64
 			", \"growth\": %" PRId64 ", \"lines\": ",
 			i ? "," : "", p->pid, p->calls, p->growth);
-		json_lines(out, f, p->lines, src, false, "        ");
+		json_lines(out, f, p->lines, src, false, "        ", opts);
 		fputc('}', out);
 	}
 	fputs("]}", out);
@@ -229,7 +320,8 @@ static void json_function(FILE *out, const struct func_stats *f)
 }
 
 static void write_json(FILE *out, const struct account *acct,
-		       const struct run_status *status, char *const argv[])
+		       const struct run_status *status, char *const argv[],
+		       const struct report_options *opts)
 {
 	size_t n = account_func_count(acct);
 
@@ -244,7 +336,7 @@ static void write_json(FILE *out, const struct account *acct,
 	fputs(",\n \"functions\": [", out);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ",\n" : "\n", out);
-		json_function(out, account_func(acct, i));
+		json_function(out, account_func(acct, i), opts);
 	}
 	fputs(n ? "\n ]}\n" : "]}\n", out);
 }
@@ -267,10 +359,16 @@ static void csv_field(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-static void write_csv(FILE *out, const struct account *acct)
+/* The columns asked for go before contents, which stays last. */
+static void write_csv(FILE *out, const struct account *acct,
+		      const struct report_options *opts)
 {
-	fputs("function,file,line,mem_usage,increment,occurrences,contents\n",
-	      out);
+	fprintf(out, "function,file,line,mem_usage,increment,occurrences%s%s,"
+		     "contents\n",
+		opts->peak ? ",peak" : "",
+		opts->heap ? ",heap_alloc,heap_freed,heap_blocks,"
+			     "heap_retained,heap_leaked"
+			   : "");
 	for (size_t i = 0; i < account_func_count(acct); i++) {
 		const struct func_stats *f = account_func(acct, i);
 		struct source *src = source_load(f->file);
@@ -284,9 +382,19 @@ static void write_csv(FILE *out, const struct account *acct)
 			csv_field(out, f->name);
 			fputc(',', out);
 			csv_field(out, f->file);
-			fprintf(out, ",%d,%" PRIu64 ",%" PRId64 ",%" PRIu64 ",",
+			fprintf(out, ",%d,%" PRIu64 ",%" PRId64 ",%" PRIu64,
 				line, ls->mem_usage, ls->increment,
 				ls->occurrences);
+			if (opts->peak)
+				fprintf(out, ",%" PRIu64, ls->peak);
+			if (opts->heap)
+				fprintf(out,
+					",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+					",%" PRIu64 ",%" PRIu64,
+					ls->heap_alloc, ls->heap_freed,
+					ls->heap_blocks, ls->heap_retained,
+					ls->heap_leaked);
+			fputc(',', out);
 			csv_field(out, source_line(src, line));
 			fputs("\n", out);
 		}
@@ -301,14 +409,13 @@ int report_write(FILE *out, const struct account *acct,
 	switch (opts->format) {
 	case REPORT_TEXT:
 		for (size_t i = 0; i < account_func_count(acct); i++)
-			text_function(out, account_func(acct, i),
-				      opts->precision);
+			text_function(out, account_func(acct, i), opts);
 		break;
 	case REPORT_JSON:
-		write_json(out, acct, status, argv);
+		write_json(out, acct, status, argv, opts);
 		break;
 	case REPORT_CSV:
-		write_csv(out, acct);
+		write_csv(out, acct, opts);
 		break;
 	}
 	if (fflush(out) != 0 || ferror(out)) {

@@ -19,6 +19,8 @@ struct run_status {
 struct report_options {
 	enum report_format format;
 	int precision; /* decimals of MiB in the text table */
+	bool peak;     /* the Peak column */
+	bool heap;     /* the heap columns */
 };
 
 /* Writes the whole report to OUT; ARGV is the profiled command (NULL

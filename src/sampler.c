@@ -10,6 +10,10 @@ int sampler_open(struct sampler *s, pid_t pid)
 {
 	char path[64];
 
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	s->status_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", pid);
+	s->clear_refs_fd = open(path, O_WRONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
 	s->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	s->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -42,5 +46,34 @@ void sampler_close(struct sampler *s)
 {
 	if (s->statm_fd >= 0)
 		close(s->statm_fd);
-	s->statm_fd = -1;
+	if (s->status_fd >= 0)
+		close(s->status_fd);
+	if (s->clear_refs_fd >= 0)
+		close(s->clear_refs_fd);
+	s->statm_fd = s->status_fd = s->clear_refs_fd = -1;
+}
+
+uint64_t sampler_peak(struct sampler *s)
+{
+	char buf[2048];
+	ssize_t n = pread(s->status_fd, buf, sizeof(buf) - 1, 0);
+	const char *p;
+	uint64_t kib = 0;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "VmHWM:");
+	if (!p)
+		return 0;
+	for (p += 6; *p == ' ' || *p == '\t'; p++)
+		;
+	for (; *p >= '0' && *p <= '9'; p++)
+		kib = kib * 10 + (uint64_t)(*p - '0');
+	return kib * 1024;
+}
+
+int sampler_reset_peak(struct sampler *s)
+{
+	return pwrite(s->clear_refs_fd, "5", 1, 0) == 1 ? 0 : -1;
 }

@@ -8,6 +8,8 @@
 
 struct sampler {
 	int statm_fd;
+	int status_fd;	   /* /proc/PID/status, for VmHWM (--peak) */
+	int clear_refs_fd; /* /proc/PID/clear_refs, to reset it */
 	uint64_t page_size;
 	uint64_t last; /* the last figure read, in bytes */
 };
@@ -16,5 +18,12 @@ int sampler_open(struct sampler *s, pid_t pid);
 /* RSS in bytes; the last figure read when the process is gone. */
 uint64_t sampler_rss(struct sampler *s);
 void sampler_close(struct sampler *s);
+
+/* The peak RSS (the kernel's high-water mark, VmHWM) in bytes since the
+ * last reset; 0 when it cannot be read. */
+uint64_t sampler_peak(struct sampler *s);
+/* Resets the high-water mark to the RSS of now (5 to clear_refs). -1
+ * with errno where the kernel cannot. */
+int sampler_reset_peak(struct sampler *s);
 
 #endif

@@ -66,6 +66,8 @@ struct session {
 	/* set by a signal handler: detach now (attach mode) */
 	volatile sig_atomic_t *detach_requested;
 	bool done;
+	bool peak; /* --peak, and the kernel can reset the peak RSS */
+	bool heap; /* --heap */
 	int fatal; /* memprof's exit status when it must stop at once */
 };
 

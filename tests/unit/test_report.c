@@ -68,7 +68,7 @@ static char *render(const struct account *acct, enum report_format format,
 		    int precision, const struct run_status *status,
 		    char *const *args)
 {
-	struct report_options opts = {format, precision};
+	struct report_options opts = {.format = format, .precision = precision};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
