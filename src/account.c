@@ -14,6 +14,31 @@ struct activation {
 	uint64_t entry_rss;
 	int pid;
 	uint64_t line_peak; /* the highest RSS seen while the line ran */
+	uint64_t serial;    /* tells activations apart, for heap blocks */
+	struct live_bytes *live; /* heap bytes its lines allocated that are
+				  * still live */
+	size_t nlive;
+};
+
+struct live_bytes {
+	int line;
+	uint64_t bytes;
+};
+
+/* A heap block allocated while profiled functions ran: charged to the
+ * current line of the innermost activation of each function then on
+ * the thread (callees included, recursion once). */
+struct owner {
+	int func, line;
+	uint64_t serial;
+};
+
+struct block {
+	uint64_t ptr, size;
+	int tid;
+	struct owner *owners;
+	size_t nowners;
+	struct block *next; /* in its hash bucket */
 };
 
 struct thread_stack {
@@ -28,7 +53,12 @@ struct account {
 	struct thread_stack *threads;
 	size_t nthreads, threads_cap;
 	uint64_t line_events;
+	uint64_t next_serial;
+	struct block **buckets; /* live heap blocks by address */
+	size_t nbuckets, nblocks;
 };
+
+static struct line_stats *line_of(struct account *acct, int func, int line);
 
 struct account *account_new(void)
 {
@@ -47,8 +77,19 @@ void account_free(struct account *acct)
 			free(acct->funcs[i].procs[j].lines);
 		free(acct->funcs[i].procs);
 	}
-	for (size_t i = 0; i < acct->nthreads; i++)
+	for (size_t i = 0; i < acct->nthreads; i++) {
+		for (size_t j = 0; j < acct->threads[i].depth; j++)
+			free(acct->threads[i].acts[j].live);
 		free(acct->threads[i].acts);
+	}
+	for (size_t k = 0; k < acct->nbuckets; k++) {
+		for (struct block *b = acct->buckets[k], *next; b; b = next) {
+			next = b->next;
+			free(b->owners);
+			free(b);
+		}
+	}
+	free(acct->buckets);
 	free(acct->funcs);
 	free(acct->threads);
 	free(acct);
@@ -202,6 +243,9 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 	act->entry_rss = rss;
 	act->pid = pid;
 	act->line_peak = 0;
+	act->serial = ++acct->next_serial;
+	act->live = NULL;
+	act->nlive = 0;
 	f->calls++;
 	f->procs[act->proc].calls++;
 }
@@ -236,6 +280,16 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 	int64_t recorded = (int64_t)rss - (int64_t)act->entry_rss;
 
 	end_line(acct, act, rss);
+	/* what its lines allocated and is live still: retained */
+	for (size_t i = 0; i < act->nlive; i++) {
+		struct line_stats *ls = line_of(acct, act->func,
+						act->live[i].line);
+		if (ls)
+			ls->heap_retained += act->live[i].bytes;
+	}
+	free(act->live);
+	act->live = NULL;
+	act->nlive = 0;
 	t->depth--;
 	for (size_t i = t->depth; i-- > 0;) {
 		if (t->acts[i].func == act->func) {
@@ -301,4 +355,274 @@ size_t account_depth(const struct account *acct, int tid)
 uint64_t account_line_events(const struct account *acct)
 {
 	return acct->line_events;
+}
+
+/* Heap blocks */
+
+static size_t bucket_of(const struct account *acct, uint64_t ptr)
+{
+	return (size_t)((ptr >> 4) * 0x9e3779b97f4a7c15ull >> 20) &
+	       (acct->nbuckets - 1);
+}
+
+static void grow_buckets(struct account *acct)
+{
+	size_t old = acct->nbuckets;
+	struct block **buckets = acct->buckets;
+
+	acct->nbuckets = old ? 2 * old : 1024;
+	acct->buckets = xcalloc(acct->nbuckets, sizeof(*acct->buckets));
+	for (size_t i = 0; i < old; i++) {
+		for (struct block *b = buckets[i], *next; b; b = next) {
+			size_t k = bucket_of(acct, b->ptr);
+
+			next = b->next;
+			b->next = acct->buckets[k];
+			acct->buckets[k] = b;
+		}
+	}
+	free(buckets);
+}
+
+/* Takes the block at PTR out of the table; NULL when unknown. */
+static struct block *take_block(struct account *acct, uint64_t ptr)
+{
+	struct block **link;
+
+	if (!acct->nbuckets)
+		return NULL;
+	for (link = &acct->buckets[bucket_of(acct, ptr)]; *link;
+	     link = &(*link)->next) {
+		struct block *b = *link;
+
+		if (b->ptr == ptr) {
+			*link = b->next;
+			acct->nblocks--;
+			return b;
+		}
+	}
+	return NULL;
+}
+
+static void add_live(struct activation *act, int line, int64_t bytes)
+{
+	for (size_t i = 0; i < act->nlive; i++) {
+		if (act->live[i].line == line) {
+			act->live[i].bytes += (uint64_t)bytes;
+			return;
+		}
+	}
+	if (bytes <= 0)
+		return;
+	act->live = xrealloc(act->live, (act->nlive + 1) * sizeof(*act->live));
+	act->live[act->nlive++] = (struct live_bytes){line, (uint64_t)bytes};
+}
+
+/* The open activation SERIAL on thread TID, or NULL. */
+static struct activation *find_activation(struct account *acct, int tid,
+					  uint64_t serial)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+
+	for (size_t i = 0; t && i < t->depth; i++) {
+		if (t->acts[i].serial == serial)
+			return &t->acts[i];
+	}
+	return NULL;
+}
+
+static struct line_stats *line_of(struct account *acct, int func, int line)
+{
+	struct func_stats *f = &acct->funcs[func];
+
+	if (line < f->first_line || line > f->last_line)
+		return NULL;
+	return &f->lines[line - f->first_line];
+}
+
+/* Calls F for the innermost activation of each function open on T:
+ * those that take what happens on the thread now. */
+static size_t innermost_each(struct thread_stack *t, struct activation **out)
+{
+	size_t n = 0;
+
+	for (size_t i = t->depth; i-- > 0;) {
+		bool seen = false;
+
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = out[j]->func == t->acts[i].func;
+		if (!seen)
+			out[n++] = &t->acts[i];
+	}
+	return n;
+}
+
+void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
+		   uint64_t size)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+	struct activation **acts;
+	struct block *b;
+	size_t n;
+
+	if (!t || !t->depth || !ptr)
+		return;
+	/* a block at PTR that we saw no free of is gone all the same */
+	account_heap_free(acct, tid, ptr);
+	acts = xcalloc(t->depth, sizeof(*acts));
+	n = innermost_each(t, acts);
+	b = xcalloc(1, sizeof(*b));
+	b->ptr = ptr;
+	b->size = size;
+	b->tid = tid;
+	b->owners = xcalloc(n, sizeof(*b->owners));
+	for (size_t i = 0; i < n; i++) {
+		struct line_stats *ls = line_of(acct, acts[i]->func,
+						acts[i]->line);
+
+		b->owners[b->nowners++] = (struct owner){
+			acts[i]->func, acts[i]->line, acts[i]->serial};
+		add_live(acts[i], acts[i]->line, (int64_t)size);
+		if (ls) {
+			ls->heap_alloc += size;
+			ls->heap_blocks++;
+		}
+	}
+	free(acts);
+	if ((acct->nblocks + 1) * 2 > acct->nbuckets)
+		grow_buckets(acct);
+	size_t k = bucket_of(acct, ptr);
+	b->next = acct->buckets[k];
+	acct->buckets[k] = b;
+	acct->nblocks++;
+}
+
+void account_heap_free(struct account *acct, int tid, uint64_t ptr)
+{
+	struct block *b = take_block(acct, ptr);
+	struct thread_stack *t = find_thread(acct, tid);
+
+	if (!b)
+		return;
+	/* the lines that free it: the freeing thread's current ones */
+	if (t && t->depth) {
+		struct activation **acts = xcalloc(t->depth, sizeof(*acts));
+		size_t n = innermost_each(t, acts);
+
+		for (size_t i = 0; i < n; i++) {
+			struct line_stats *ls = line_of(acct, acts[i]->func,
+							acts[i]->line);
+			if (ls)
+				ls->heap_freed += b->size;
+		}
+		free(acts);
+	}
+	/* no longer live for the calls that made it */
+	for (size_t i = 0; i < b->nowners; i++) {
+		struct activation *act =
+			find_activation(acct, b->tid, b->owners[i].serial);
+		if (act)
+			add_live(act, b->owners[i].line, -(int64_t)b->size);
+	}
+	free(b->owners);
+	free(b);
+}
+
+void account_heap_leaks(struct account *acct)
+{
+	for (size_t k = 0; k < acct->nbuckets; k++) {
+		for (struct block *b = acct->buckets[k]; b; b = b->next) {
+			for (size_t i = 0; i < b->nowners; i++) {
+				struct line_stats *ls = line_of(
+					acct, b->owners[i].func,
+					b->owners[i].line);
+				if (ls)
+					ls->heap_leaked += b->size;
+			}
+		}
+	}
+}
+
+static int by_total(const void *pa, const void *pb)
+{
+	const struct summary_row *a = pa, *b = pb;
+
+	if (a->total != b->total)
+		return a->total < b->total ? 1 : -1;
+	return a->line - b->line;
+}
+
+size_t account_summary(const struct account *acct, int func,
+		       struct summary_row **rows)
+{
+	size_t n = 0, cap = 0;
+
+	*rows = NULL;
+	for (size_t k = 0; k < acct->nbuckets; k++) {
+		for (struct block *b = acct->buckets[k]; b; b = b->next) {
+			for (size_t i = 0; i < b->nowners; i++) {
+				const struct owner *o = &b->owners[i];
+				size_t r;
+
+				if (o->func != func)
+					continue;
+				for (r = 0; r < n; r++) {
+					if ((*rows)[r].line == o->line &&
+					    (*rows)[r].size == b->size)
+						break;
+				}
+				if (r == n) {
+					if (n == cap) {
+						cap = cap ? 2 * cap : 16;
+						*rows = xrealloc(
+							*rows,
+							cap * sizeof(**rows));
+					}
+					(*rows)[n++] = (struct summary_row){
+						.line = o->line,
+						.size = b->size};
+				}
+				(*rows)[r].count++;
+				(*rows)[r].total += b->size;
+			}
+		}
+	}
+	if (n)
+		qsort(*rows, n, sizeof(**rows), by_total);
+	return n;
+}
+
+bool account_heap_has(const struct account *acct, uint64_t ptr)
+{
+	if (!acct->nbuckets)
+		return false;
+	for (const struct block *b = acct->buckets[bucket_of(acct, ptr)]; b;
+	     b = b->next) {
+		if (b->ptr == ptr)
+			return true;
+	}
+	return false;
+}
+
+size_t account_heap_blocks(const struct account *acct)
+{
+	return acct->nblocks;
+}
+
+void account_heap_move(struct account *acct, uint64_t old, uint64_t ptr,
+		       uint64_t size)
+{
+	struct block *b = take_block(acct, old);
+	size_t k;
+
+	if (!b)
+		return;
+	b->ptr = ptr;
+	b->size = size;
+	if ((acct->nblocks + 1) * 2 > acct->nbuckets)
+		grow_buckets(acct);
+	k = bucket_of(acct, ptr);
+	b->next = acct->buckets[k];
+	acct->buckets[k] = b;
+	acct->nblocks++;
 }

@@ -76,6 +76,33 @@ void account_end_thread(struct account *acct, int tid, uint64_t rss);
 /* The same for every thread. */
 void account_end_all(struct account *acct, uint64_t rss);
 
+/* Heap: thread TID's allocator returned PTR for SIZE bytes requested; it
+ * is charged to the current lines of the activations open on TID. */
+void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
+		   uint64_t size);
+/* Thread TID frees PTR: charged to its current lines when the block's
+ * allocation was seen (its size is known only then). */
+void account_heap_free(struct account *acct, int tid, uint64_t ptr);
+/* Whether PTR is a block allocated in a profiled call, live still. */
+bool account_heap_has(const struct account *acct, uint64_t ptr);
+/* How many such blocks are live. */
+size_t account_heap_blocks(const struct account *acct);
+/* A realloc outside profiled calls moved block OLD to PTR (SIZE bytes):
+ * it keeps the lines that made it. */
+void account_heap_move(struct account *acct, uint64_t old, uint64_t ptr,
+		       uint64_t size);
+/* At the program's exit: blocks never freed count as leaked. */
+void account_heap_leaks(struct account *acct);
+
+/* Live blocks allocated in a function, grouped by line and size. */
+struct summary_row {
+	int line;
+	uint64_t size, count, total;
+};
+/* The rows for FUNC, largest total first, in a new array. */
+size_t account_summary(const struct account *acct, int func,
+		       struct summary_row **rows);
+
 /* How many activations TID has open. */
 size_t account_depth(const struct account *acct, int tid);
 /* Line events recorded so far, over all functions. */

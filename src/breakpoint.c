@@ -161,3 +161,13 @@ struct breakpoint *bp_next(const struct bp_table *bps, size_t *cursor)
 	}
 	return NULL;
 }
+
+int bp_set_armed(struct breakpoint *bp, const struct target *t, bool armed)
+{
+	if (bp->disarmed == !armed)
+		return 0;
+	if (target_write(t, bp->addr, armed ? &int3 : &bp->orig, 1) < 0)
+		return -1;
+	bp->disarmed = !armed;
+	return 0;
+}

@@ -17,6 +17,7 @@ enum bp_role {
 	BP_PASS = 1u << 3,   /* none of these: only run past (a test) */
 	BP_EXIT = 1u << 4,   /* a jump out of the function: a tail call */
 	BP_LOADER = 1u << 5, /* the dynamic linker's _dl_debug_state */
+	BP_ALLOC = 1u << 6,  /* an allocator's entry (--heap) */
 };
 
 struct breakpoint {
@@ -31,6 +32,8 @@ struct breakpoint {
 	 * copy; 0 when it must be stepped in place */
 	uint64_t resume;
 	bool placed; /* its copy was tried */
+	bool disarmed; /* the original byte is back for now */
+	int8_t alloc_kind; /* BP_ALLOC: which allocator function */
 };
 
 struct bp_table;
@@ -52,6 +55,8 @@ int bp_remove_all(struct bp_table *bps, const struct target *t);
 /* Puts every original byte back in another process (a fork child). */
 void bp_clean_process(const struct bp_table *bps, pid_t pid);
 size_t bp_count(const struct bp_table *bps);
+/* Puts the original byte back for now (ARMED false), or the int3 again. */
+int bp_set_armed(struct breakpoint *bp, const struct target *t, bool armed);
 /* Every breakpoint in turn: start with *CURSOR 0; NULL at the end. */
 struct breakpoint *bp_next(const struct bp_table *bps, size_t *cursor);
 

@@ -40,6 +40,13 @@ static void print_help(void)
 	     "default 1)\n"
 	     "      --peak            a Peak column: the highest RSS while "
 	     "the line ran\n"
+	     "      --heap            heap columns: bytes allocated and freed "
+	     "on the line,\n"
+	     "                        blocks, net, retained after the call, "
+	     "leaked at exit\n"
+	     "      --summary         after the run, the live blocks each "
+	     "function made,\n"
+	     "                        by line and size (implies --heap)\n"
 	     "      --stats           print line events, stops and times "
 	     "after the report\n"
 	     "      --engine ENGINE   how a thread goes past a breakpoint: "
@@ -108,6 +115,8 @@ enum {
 	OPT_SAME_CPU,
 	OPT_DURATION,
 	OPT_PEAK,
+	OPT_HEAP,
+	OPT_SUMMARY,
 };
 
 static int parse_pid(const char *arg)
@@ -153,6 +162,8 @@ static const struct option long_options[] = {
 	{"pid", required_argument, NULL, 'p'},
 	{"duration", required_argument, NULL, OPT_DURATION},
 	{"peak", no_argument, NULL, OPT_PEAK},
+	{"heap", no_argument, NULL, OPT_HEAP},
+	{"summary", no_argument, NULL, OPT_SUMMARY},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -212,6 +223,12 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_PEAK:
 			opts->peak = true;
+			break;
+		case OPT_HEAP:
+			opts->heap = true;
+			break;
+		case OPT_SUMMARY:
+			opts->summary = opts->heap = true;
 			break;
 		case OPT_DURATION:
 			opts->duration = parse_duration(optarg);

@@ -18,6 +18,8 @@ struct options {
 	bool every_insn; /* --every-instruction */
 	bool same_cpu;	 /* --same-cpu */
 	bool peak;	 /* --peak */
+	bool heap;	 /* --heap */
+	bool summary;	 /* --summary (implies --heap) */
 	bool follow_forks; /* -f */
 	int pid;	   /* -p PID: attach; 0 to start ARGV */
 	double duration;   /* --duration SECONDS with -p; 0: none */

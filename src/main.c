@@ -297,7 +297,8 @@ int main(int argc, char **argv)
 	struct report_options ropts = {.format = opts.format,
 				       .precision = opts.precision,
 				       .peak = s.peak,
-				       .heap = s.heap};
+				       .heap = s.heap,
+				       .summary = opts.summary};
 	if (report_write(out.stream, s.acct, &ropts, &s.status, s.command) <
 	    0)
 		warn_msg("cannot write the report: %s", strerror(errno));

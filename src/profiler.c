@@ -12,6 +12,9 @@
 #include "profiler.h"
 #include "util.h"
 
+static bool frees(int kind);
+static void arm_allocs(struct session *s, struct process *p);
+
 static double now(void)
 {
 	struct timespec ts;
@@ -106,6 +109,152 @@ static int new_func(void *arg, const struct func_info *fi)
 			 fi->inlined_calls > 1 ? "s" : "");
 	return account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
 				fi->last_line);
+}
+
+/* The allocator's entry points, in the order of enum alloc_kind. */
+enum alloc_kind {
+	ALLOC_MALLOC,
+	ALLOC_CALLOC,
+	ALLOC_REALLOC,
+	ALLOC_REALLOCARRAY,
+	ALLOC_FREE,
+	ALLOC_POSIX_MEMALIGN,
+	ALLOC_ALIGNED_ALLOC,
+	ALLOC_MEMALIGN,
+	ALLOC_VALLOC,
+	NALLOC_KINDS
+};
+
+static const char *const alloc_names[NALLOC_KINDS] = {
+	"malloc", "calloc", "realloc", "reallocarray", "free",
+	"posix_memalign", "aligned_alloc", "memalign", "valloc",
+};
+
+/* --heap: breakpoints on the allocator's entry points, in whichever
+ * module defines them (the program itself first: a static binary, or an
+ * allocator of its own; then a library, libc last). */
+static void find_allocs(struct session *s, struct process *p, pid_t tid)
+{
+	struct image *img = p->image;
+	char link[64], exe[4096];
+	const char *base;
+	ssize_t len;
+
+	if (!s->heap || !img || p->allocs_found)
+		return;
+	snprintf(link, sizeof(link), "/proc/%d/exe", p->target.pid);
+	len = readlink(link, exe, sizeof(exe) - 1);
+	exe[len > 0 ? len : 0] = '\0';
+	base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	for (int k = 0; k < NALLOC_KINDS; k++) {
+		uint64_t addr = debuginfo_symbol(img->di, base, alloc_names[k]);
+		struct breakpoint *bp;
+
+		if (!addr)
+			addr = debuginfo_symbol(img->di, "", alloc_names[k]);
+		if (!addr || !(bp = bp_get(img->bps, &p->target, addr, NULL)))
+			continue;
+		bp->roles |= BP_ALLOC;
+		bp->alloc_kind = (int8_t)k;
+		p->allocs_found = true;
+	}
+	arm_allocs(s, p);
+	if (!s->opts->step)
+		image_place_copies(img, &p->target, tid);
+}
+
+/* An allocator function is entered by a thread in a profiled call. free
+ * is accounted at once; the others when they return, to the trap. */
+static void on_alloc(struct session *s, struct thread *th,
+		     const struct breakpoint *bp,
+		     const struct user_regs_struct *regs)
+{
+	struct alloc_call c = {.kind = bp->alloc_kind, .sp = regs->rsp};
+
+	/* the allocator calling itself (realloc to malloc): one call */
+	if (th->nallocs)
+		return;
+	/* outside profiled calls only what happens to their blocks counts */
+	if (!th->depth && !(frees(c.kind) && account_heap_has(s->acct,
+							     regs->rdi)))
+		return;
+	switch (c.kind) {
+	case ALLOC_FREE:
+		account_heap_free(s->acct, th->tid, regs->rdi);
+		if (!account_heap_blocks(s->acct))
+			arm_allocs(s, th->proc);
+		return;
+	case ALLOC_MALLOC:
+	case ALLOC_VALLOC:
+		c.size = regs->rdi;
+		break;
+	case ALLOC_CALLOC:
+		c.size = regs->rdi * regs->rsi;
+		break;
+	case ALLOC_REALLOC:
+		c.old = regs->rdi;
+		c.size = regs->rsi;
+		break;
+	case ALLOC_REALLOCARRAY:
+		c.old = regs->rdi;
+		c.size = regs->rsi * regs->rdx;
+		break;
+	case ALLOC_POSIX_MEMALIGN:
+		c.memptr = regs->rdi;
+		c.size = regs->rdx;
+		break;
+	default: /* aligned_alloc, memalign */
+		c.size = regs->rsi;
+		break;
+	}
+	const struct target *t = &th->proc->target;
+	uint64_t trap = th->proc->image->ret_trap;
+	if (!trap || target_read(t, regs->rsp, &c.ret, sizeof(c.ret)) < 0 ||
+	    target_write(t, regs->rsp, &trap, sizeof(trap)) < 0)
+		return;
+	th->allocs[th->nallocs++] = c;
+}
+
+/* Whether an allocator entry of kind KIND is one that frees. */
+static bool frees(int kind)
+{
+	return kind == ALLOC_FREE || kind == ALLOC_REALLOC ||
+	       kind == ALLOC_REALLOCARRAY;
+}
+
+/* The allocator call C returned RESULT. */
+static void alloc_returned(struct session *s, struct thread *th,
+			   const struct alloc_call *c, uint64_t result)
+{
+	uint64_t ptr = result;
+
+	switch (c->kind) {
+	case ALLOC_REALLOC:
+	case ALLOC_REALLOCARRAY:
+		/* outside profiled calls, a block of theirs moves */
+		if (!th->depth) {
+			if (result)
+				account_heap_move(s->acct, c->old, result,
+						  c->size);
+			else if (c->size == 0)
+				account_heap_free(s->acct, th->tid, c->old);
+			return;
+		}
+		/* the old block is gone when a new one came, or size 0 */
+		if (c->old && (result || c->size == 0))
+			account_heap_free(s->acct, th->tid, c->old);
+		break;
+	case ALLOC_POSIX_MEMALIGN:
+		ptr = 0;
+		if (result == 0)
+			target_read(&th->proc->target, c->memptr, &ptr,
+				    sizeof(ptr));
+		break;
+	default:
+		break;
+	}
+	if (ptr)
+		account_heap_alloc(s->acct, th->tid, ptr, c->size);
 }
 
 /* Says why SPEC was not found (RES, with MSG from the lookup); returns
@@ -210,8 +359,15 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 	/* attached to a running process, its libraries are there already */
 	img->libs_loaded = s->opts->pid != 0;
 	ret = search_specs(s, p, tid, required && img->libs_loaded);
-	if (ret || all_found(s, img))
+	if (ret)
 		return ret;
+	/* --heap: the allocator is there already in a static program, or
+	 * in a process we attach to; otherwise it comes with libc */
+	if (s->heap &&
+	    (img->libs_loaded || !image_watch_loader(img, &p->target)))
+		find_allocs(s, p, tid);
+	if (all_found(s, img))
+		return 0;
 	/* the rest may be in libraries the dynamic linker maps later */
 	if (image_watch_loader(img, &p->target)) {
 		if (!s->opts->step)
@@ -238,6 +394,7 @@ static void on_loader(struct session *s, struct thread *th)
 	bool final = !img->libs_loaded && p == s->procs[0] &&
 		     !s->opts->follow_forks;
 	img->libs_loaded = true;
+	find_allocs(s, p, th->tid);
 	int ret = search_specs(s, p, th->tid, final);
 	if (ret) {
 		s->fatal = ret;
@@ -277,10 +434,32 @@ static struct thread *thread_get(struct session *s, pid_t tid)
 	return thread_add(s, tid, p ? p : s->procs[0]);
 }
 
+/* --heap: the allocator's breakpoints are in place only while a profiled
+ * function runs in the process; those that free, also while blocks made
+ * in profiled calls are live (to tell what is leaked). */
+static void arm_allocs(struct session *s, struct process *p)
+{
+	bool calls = p->open_calls > 0;
+	bool live = account_heap_blocks(s->acct) > 0;
+	size_t cursor = 0;
+	struct breakpoint *bp;
+
+	if (!p->image)
+		return;
+	while ((bp = bp_next(p->image->bps, &cursor))) {
+		if (bp->roles & BP_ALLOC)
+			bp_set_armed(bp, &p->target,
+				     calls || (live && frees(bp->alloc_kind)));
+	}
+}
+
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
 	th->depth--;
 	account_return(s->acct, th->tid, rss);
+	if (s->heap && th->proc->open_calls > 0 &&
+	    --th->proc->open_calls == 0)
+		arm_allocs(s, th->proc);
 }
 
 /* Activations whose stack is gone (left by longjmp, say) end when the
@@ -331,6 +510,8 @@ static void enter(struct session *s, struct thread *th, int func, int line,
 		.last_site = addr,
 	};
 	account_enter(s->acct, th->proc->target.pid, th->tid, func, rss);
+	if (s->heap && th->proc->open_calls++ == 0)
+		arm_allocs(s, th->proc);
 	/* the header line's occurrence: Python's tracer has a call event */
 	s->stats.line_events++;
 }
@@ -471,8 +652,16 @@ static void tail_call(struct session *s, struct thread *th,
 static bool on_ret_trap(struct session *s, struct thread *th,
 			struct user_regs_struct *regs)
 {
-	uint64_t rss = sample(s, th->proc);
-	uint64_t ret = 0;
+	uint64_t rss, ret = 0;
+
+	if (th->nallocs && th->allocs[th->nallocs - 1].sp == regs->rsp - 8) {
+		const struct alloc_call *c = &th->allocs[--th->nallocs];
+
+		alloc_returned(s, th, c, regs->rax);
+		return target_set_pc(th->tid, c->ret) == 0 &&
+		       target_resume(th->tid, 0) == 0;
+	}
+	rss = sample(s, th->proc);
 
 	/* the ret popped the trap: the frame's sp is 8 below */
 	while (th->depth && th->frames[th->depth - 1].sp <= regs->rsp - 8) {
@@ -505,6 +694,10 @@ static void restore_hijacked(const struct session *s,
 				target_write_pid(pid, f->sp, &f->hijacked_ret,
 						 sizeof(f->hijacked_ret));
 		}
+		for (size_t j = 0; th->proc == p && j < th->nallocs; j++)
+			target_write_pid(pid, th->allocs[j].sp,
+					 &th->allocs[j].ret,
+					 sizeof(th->allocs[j].ret));
 	}
 }
 
@@ -572,6 +765,19 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		return;
 	}
 
+	if (bp->disarmed) {
+		/* hit before we took it out: the instruction is back */
+		if (target_set_pc(tid, bp->addr) == 0)
+			target_resume(tid, 0);
+		return;
+	}
+	if (bp->roles & BP_ALLOC) {
+		on_alloc(s, th, bp, &regs);
+		if (bp->roles == BP_ALLOC) {
+			resume_past(s, th, bp);
+			return;
+		}
+	}
 	if (bp->roles & BP_LOADER) {
 		on_loader(s, th);
 		if (s->done)
@@ -782,6 +988,7 @@ int profiler_start(struct session *s)
 
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	s->heap = s->opts->heap;
 	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
 		if (errno == EPERM || errno == ENOSYS)
 			return program_error(
@@ -823,6 +1030,7 @@ int profiler_attach(struct session *s, pid_t pid)
 
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	s->heap = s->opts->heap;
 	if (target_attach(&t, pid, &threads, &n) < 0) {
 		if (errno == EPERM)
 			return program_error(
@@ -1034,6 +1242,8 @@ int profiler_run(struct session *s)
 		detach_process(s, s->procs[i]);
 	for (size_t i = 0; i < s->nprocs; i++)
 		end_threads_of(s, s->procs[i], s->procs[i]->sampler.last);
+	if (s->heap && s->status.how == RUN_EXITED)
+		account_heap_leaks(s->acct);
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
@@ -56,6 +57,20 @@ static bool column_shown(enum column c, const struct report_options *opts)
 	return true;
 }
 
+/* Heap figures are often small: bytes, KiB or MiB, whichever reads best
+ * (the JSON has them in bytes). */
+static void format_heap(char *buf, size_t size, double bytes, int precision)
+{
+	double mag = bytes < 0 ? -bytes : bytes;
+
+	if (mag < 10240)
+		snprintf(buf, size, "%.0f B", bytes);
+	else if (mag < 10 * MIB)
+		snprintf(buf, size, "%.*f KiB", precision, bytes / 1024);
+	else
+		format_mib(buf, size, bytes, precision);
+}
+
 static void format_cell(char *buf, size_t size, enum column c,
 			const struct line_stats *ls, int precision)
 {
@@ -70,24 +85,24 @@ static void format_cell(char *buf, size_t size, enum column c,
 		format_mib(buf, size, (double)ls->increment, precision);
 		break;
 	case COL_ALLOC:
-		format_mib(buf, size, (double)ls->heap_alloc, precision);
+		format_heap(buf, size, (double)ls->heap_alloc, precision);
 		break;
 	case COL_FREED:
-		format_mib(buf, size, (double)ls->heap_freed, precision);
+		format_heap(buf, size, (double)ls->heap_freed, precision);
 		break;
 	case COL_BLOCKS:
 		snprintf(buf, size, "%" PRIu64, ls->heap_blocks);
 		break;
 	case COL_NET:
-		format_mib(buf, size,
-			   (double)ls->heap_alloc - (double)ls->heap_freed,
-			   precision);
+		format_heap(buf, size,
+			    (double)ls->heap_alloc - (double)ls->heap_freed,
+			    precision);
 		break;
 	case COL_RETAINED:
-		format_mib(buf, size, (double)ls->heap_retained, precision);
+		format_heap(buf, size, (double)ls->heap_retained, precision);
 		break;
 	case COL_LEAKED:
-		format_mib(buf, size, (double)ls->heap_leaked, precision);
+		format_heap(buf, size, (double)ls->heap_leaked, precision);
 		break;
 	default:
 		snprintf(buf, size, "%" PRIu64, ls->occurrences);
@@ -119,9 +134,37 @@ static int text_row(FILE *out, const char *lineno,
 	return len - 1;
 }
 
-static void text_function(FILE *out, const struct func_stats *f,
-			  const struct report_options *opts)
+/* --summary: the live blocks F made, by line and size, largest first. */
+static void text_summary(FILE *out, const struct account *acct, size_t idx,
+			 const struct func_stats *f, const struct source *src,
+			 const struct report_options *opts)
 {
+	struct summary_row *rows;
+	size_t n = account_summary(acct, (int)idx, &rows);
+
+	fprintf(out, "\nLive blocks %s made, by line (when the run ended):\n\n",
+		f->name);
+	fprintf(out, "%6s %8s %12s %12s   %s\n", "Line #", "Blocks", "Total",
+		"Size", "Line Contents");
+	for (size_t i = 0; i < n; i++) {
+		const char *contents = source_line(src, rows[i].line);
+		char total[64], size[32];
+
+		format_heap(total, sizeof(total), (double)rows[i].total,
+			    opts->precision);
+		snprintf(size, sizeof(size), "%" PRIu64 " B", rows[i].size);
+		fprintf(out, "%6d %8" PRIu64 " %12s %12s   %s\n", rows[i].line,
+			rows[i].count, total, size, contents ? contents : "");
+	}
+	if (n == 0)
+		fputs("(none)\n", out);
+	free(rows);
+}
+
+static void text_function(FILE *out, const struct account *acct,
+			  size_t idx, const struct report_options *opts)
+{
+	const struct func_stats *f = account_func(acct, idx);
 	struct source *src = source_load(f->file);
 	const char *after = source_line(src, f->last_line + 1);
 	/* some compilers give the closing brace no code of its own */
@@ -145,6 +188,8 @@ static void text_function(FILE *out, const struct func_stats *f,
 		text_row(out, lineno, ls && ls->occurrences ? ls : NULL,
 			 contents ? contents : "", opts, false);
 	}
+	if (opts->summary)
+		text_summary(out, acct, idx, f, src, opts);
 	if (f->calls == 0)
 		fprintf(out, "\nNote: %s was never called.\n", f->name);
 	if (!src)
@@ -289,9 +334,26 @@ static void json_lines(FILE *out, const struct func_stats *f,
 	fputc(']', out);
 }
 
-static void json_function(FILE *out, const struct func_stats *f,
+static void json_summary(FILE *out, const struct account *acct, size_t idx)
+{
+	struct summary_row *rows;
+	size_t n = account_summary(acct, (int)idx, &rows);
+
+	fputs(",\n     \"summary\": [", out);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out,
+			"%s{\"line\": %d, \"size\": %" PRIu64
+			", \"count\": %" PRIu64 ", \"total\": %" PRIu64 "}",
+			i ? ", " : "", rows[i].line, rows[i].size,
+			rows[i].count, rows[i].total);
+	fputc(']', out);
+	free(rows);
+}
+
+static void json_function(FILE *out, const struct account *acct, size_t idx,
 			  const struct report_options *opts)
 {
+	const struct func_stats *f = account_func(acct, idx);
 	struct source *src = source_load(f->file);
 
 	fputs("    {\"name\": ", out);
@@ -315,7 +377,10 @@ static void json_function(FILE *out, const struct func_stats *f,
 		json_lines(out, f, p->lines, src, false, "        ", opts);
 		fputc('}', out);
 	}
-	fputs("]}", out);
+	fputc(']', out);
+	if (opts->summary)
+		json_summary(out, acct, idx);
+	fputc('}', out);
 	source_free(src);
 }
 
@@ -336,7 +401,7 @@ static void write_json(FILE *out, const struct account *acct,
 	fputs(",\n \"functions\": [", out);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ",\n" : "\n", out);
-		json_function(out, account_func(acct, i), opts);
+		json_function(out, acct, i, opts);
 	}
 	fputs(n ? "\n ]}\n" : "]}\n", out);
 }
@@ -409,7 +474,7 @@ int report_write(FILE *out, const struct account *acct,
 	switch (opts->format) {
 	case REPORT_TEXT:
 		for (size_t i = 0; i < account_func_count(acct); i++)
-			text_function(out, account_func(acct, i), opts);
+			text_function(out, acct, i, opts);
 		break;
 	case REPORT_JSON:
 		write_json(out, acct, status, argv, opts);

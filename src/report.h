@@ -21,6 +21,7 @@ struct report_options {
 	int precision; /* decimals of MiB in the text table */
 	bool peak;     /* the Peak column */
 	bool heap;     /* the heap columns */
+	bool summary;  /* the live blocks by line and size */
 };
 
 /* Writes the whole report to OUT; ARGV is the profiled command (NULL

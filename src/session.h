@@ -33,6 +33,16 @@ struct process {
 	struct target target; /* target.pid is the process id */
 	struct sampler sampler;
 	struct image *image; /* NULL until one is loaded */
+	size_t open_calls;   /* activations open on its threads */
+	bool allocs_found;   /* --heap: the allocator's entries are set */
+};
+
+/* An allocator call under way (--heap): what it was asked, and where its
+ * return address was swapped for the trap. */
+struct alloc_call {
+	int kind;
+	uint64_t size, old, memptr;
+	uint64_t sp, ret;
 };
 
 struct thread {
@@ -40,6 +50,8 @@ struct thread {
 	struct process *proc;
 	struct frame *frames;
 	size_t depth, cap;
+	struct alloc_call allocs[4]; /* nested: realloc calling malloc */
+	size_t nallocs;
 };
 
 struct stats {
