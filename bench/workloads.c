@@ -2,7 +2,8 @@
  *   loop N     spin: a tight two-line loop of N iterations
  *   calls N    small: a short function called N times from main
  *   outside N  rarely: profiled, called every 1000th of N rounds of work
- *              done elsewhere, whose time is printed on stderr */
+ *              done elsewhere, whose time is printed on stderr
+ *   churn N    churn: N rounds of malloc(64) and free, for --heap */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,17 @@ long small(long x)
 {
 	long y = x * 3 + 1;
 	return y ^ (y >> 2);
+}
+
+long churn(long n)
+{
+	long sum = 0;
+	for (long i = 0; i < n; i++) {
+		char *p = malloc(64);
+		sum += (long)(p != NULL);
+		free(p);
+	}
+	return sum;
 }
 
 long rarely(long seed)
@@ -53,6 +65,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[1], "calls") == 0) {
 		for (long i = 0; i < n; i++)
 			result += small(i);
+	} else if (strcmp(argv[1], "churn") == 0) {
+		result = churn(n);
 	} else if (strcmp(argv[1], "outside") == 0) {
 		struct timespec t0, t1;
 		double outside = 0;
