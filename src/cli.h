@@ -16,6 +16,7 @@ struct options {
 	bool stats;
 	bool step;	 /* --engine step: restore, single-step, re-insert */
 	bool every_insn; /* --every-instruction */
+	bool calls_only; /* memprof run: only where calls begin and end */
 	bool same_cpu;	 /* --same-cpu */
 	bool peak;	 /* --peak */
 	bool heap;	 /* --heap */

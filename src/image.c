@@ -128,13 +128,21 @@ static int condition_code(const struct func_info *fi, uint64_t addr)
 }
 
 static int arm_function(struct image *img, const struct target *t, int idx,
-			bool every_insn)
+			int arming)
 {
 	const struct profiled_func *pf = &img->funcs[idx];
+	bool every_insn = arming == ARM_EVERY_INSN;
 
 	if (arm(img, t, idx, pf->info->entry, BP_ENTRY, 0) < 0)
 		return -1;
-	for (size_t i = 0; i < pf->nsites; i++) {
+	/* calls only: every ret, as no line site takes a return early */
+	for (size_t i = 0; arming == ARM_CALLS && i < pf->ninsns; i++) {
+		const struct insn *in = &pf->insns[i];
+		if (in->flow == FLOW_RET &&
+		    arm(img, t, idx, in->addr, BP_RETURN, (int)in->target) < 0)
+			return -1;
+	}
+	for (size_t i = 0; arming != ARM_CALLS && i < pf->nsites; i++) {
 		const struct site *site = &pf->sites[i];
 		if (arm(img, t, idx, site->addr, BP_LINE, site->line) < 0)
 			return -1;
@@ -158,7 +166,7 @@ static int arm_function(struct image *img, const struct target *t, int idx,
 	}
 	/* Returns are caught at the function's own ret instructions, so
 	 * that nothing outside it is ever touched. */
-	for (size_t i = 0; i < pf->nrets; i++) {
+	for (size_t i = 0; arming != ARM_CALLS && i < pf->nrets; i++) {
 		const struct insn *in = &pf->insns[pf->rets[i]];
 		if (arm(img, t, idx, in->addr, BP_RETURN, (int)in->target) < 0)
 			return -1;
@@ -176,7 +184,7 @@ static bool has_function(const struct image *img, uint64_t entry)
 }
 
 enum debuginfo_result image_add(struct image *img, const struct target *t,
-				const char *spec, bool every_insn,
+				const char *spec, int arming,
 				int (*new_func)(void *arg,
 						const struct func_info *fi),
 				void *arg, char **msg)
@@ -202,7 +210,7 @@ enum debuginfo_result image_add(struct image *img, const struct target *t,
 			.acct = new_func(arg, found[j]),
 		};
 		add_sites(&img->funcs[img->nfuncs]);
-		if (arm_function(img, t, (int)img->nfuncs++, every_insn) < 0)
+		if (arm_function(img, t, (int)img->nfuncs++, arming) < 0)
 			failed = errno ? errno : EIO;
 	}
 	free(found);

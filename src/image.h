@@ -53,11 +53,15 @@ struct image *image_get(struct image *img);
 /* Drops one reference; frees the image with the last. */
 void image_put(struct image *img);
 
+/* How a function's breakpoints are set: at its lines (the table), also
+ * on every instruction (a test), or only where calls begin and end. */
+enum { ARM_LINES, ARM_EVERY_INSN, ARM_CALLS };
+
 /* Finds the functions SPEC names; each new one is added with ACCT (the
- * caller's index for it, from NEW_FUNC) and armed in T's memory. With
- * EVERY_INSN each instruction gets a breakpoint. */
+ * caller's index for it, from NEW_FUNC) and armed in T's memory as
+ * ARMING says. */
 enum debuginfo_result image_add(struct image *img, const struct target *t,
-				const char *spec, bool every_insn,
+				const char *spec, int arming,
 				int (*new_func)(void *arg,
 						const struct func_info *fi),
 				void *arg, char **msg);

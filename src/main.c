@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "datfiles.h"
+#include "plot.h"
+#include "record.h"
 #include "profiler.h"
 #include "report.h"
 #include "session.h"
@@ -21,6 +24,7 @@
 static volatile sig_atomic_t program_pid;
 static volatile sig_atomic_t attached;
 static volatile sig_atomic_t detach_requested;
+static volatile sig_atomic_t sample_due;
 
 /* A program memprof started gets a signal sent to memprof with kill()
  * too, so that memprof outlives it and writes its report; one from the
@@ -242,6 +246,57 @@ static int exit_status(const struct session *s)
 	return s->status.code;
 }
 
+/* memprof run / attach: SIGALRM is the sampling timer; SIGINT and the
+ * like end an attach, and reach a started program as usual. */
+static void on_record_signal(int sig, siginfo_t *si, void *ctx)
+{
+	(void)ctx;
+	if (sig == SIGALRM) {
+		sample_due = 1;
+		return;
+	}
+	if (attached) {
+		detach_requested = 1;
+		if (program_pid > 0)
+			target_interrupt(program_pid);
+		return;
+	}
+	if (program_pid > 0 && si->si_code == SI_USER)
+		kill(program_pid, sig);
+}
+
+static int subcommand(int argc, char **argv)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM};
+	struct sigaction sa;
+
+	if (strcmp(argv[0], "plot") == 0)
+		return plot_main(argc, argv);
+	if (strcmp(argv[0], "run") != 0 && strcmp(argv[0], "attach") != 0)
+		return datfiles_main(argc, argv);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_record_signal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	attached = strcmp(argv[0], "attach") == 0;
+	return record_main(argc, argv, &sample_due, &detach_requested,
+			   &program_pid);
+}
+
+static bool is_subcommand(const char *arg)
+{
+	static const char *const names[] = {"run",  "attach", "plot", "list",
+					    "peak", "rm",     "clean"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(arg, names[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	/* Static, so that what they own stays reachable when an error ends
@@ -253,6 +308,8 @@ int main(int argc, char **argv)
 	struct output out;
 	int ret;
 
+	if (argc > 1 && is_subcommand(argv[1]))
+		return subcommand(argc - 1, argv + 1);
 	cli_parse(argc, argv, &opts);
 	memset(&s, 0, sizeof(s));
 	s.opts = &opts;

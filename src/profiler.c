@@ -306,7 +306,10 @@ static int search_specs(struct session *s, struct process *p, pid_t tid,
 
 		if (img->spec_found[i])
 			continue;
-		res = image_add(img, &p->target, spec, s->opts->every_insn,
+		res = image_add(img, &p->target, spec,
+				s->opts->calls_only   ? ARM_CALLS
+				: s->opts->every_insn ? ARM_EVERY_INSN
+						      : ARM_LINES,
 				new_func, s, &msg);
 		if (res == DI_FOUND) {
 			s->found[i] = img->spec_found[i] = true;
@@ -456,6 +459,9 @@ static void arm_allocs(struct session *s, struct process *p)
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
 	th->depth--;
+	if (s->on_call)
+		s->on_call(s->hook_arg, th->tid, th->frames[th->depth].func,
+			   false, th->depth, rss);
 	account_return(s->acct, th->tid, rss);
 	if (s->heap && th->proc->open_calls > 0 &&
 	    --th->proc->open_calls == 0)
@@ -510,6 +516,8 @@ static void enter(struct session *s, struct thread *th, int func, int line,
 		.last_site = addr,
 	};
 	account_enter(s->acct, th->proc->target.pid, th->tid, func, rss);
+	if (s->on_call)
+		s->on_call(s->hook_arg, th->tid, func, true, th->depth - 1, rss);
 	if (s->heap && th->proc->open_calls++ == 0)
 		arm_allocs(s, th->proc);
 	/* the header line's occurrence: Python's tracer has a call event */
@@ -1216,6 +1224,10 @@ int profiler_run(struct session *s)
 	struct stop stop;
 
 	while (!s->done) {
+		if (s->tick && *s->tick) {
+			*s->tick = 0;
+			s->on_tick(s->hook_arg);
+		}
 		if (*s->detach_requested) {
 			profiler_detach(s);
 			break;

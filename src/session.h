@@ -77,6 +77,13 @@ struct session {
 	struct stats stats;
 	/* set by a signal handler: detach now (attach mode) */
 	volatile sig_atomic_t *detach_requested;
+	/* memprof run: set by a timer, a sample is due; the calls of the
+	 * profiled functions go to on_call */
+	volatile sig_atomic_t *tick;
+	void (*on_tick)(void *arg);
+	void (*on_call)(void *arg, int tid, int func, bool entering,
+			size_t depth, uint64_t rss);
+	void *hook_arg;
 	bool done;
 	bool peak; /* --peak, and the kernel can reset the peak RSS */
 	bool heap; /* --heap */

@@ -1,0 +1,64 @@
+/* mprof's .dat files, as memory_profiler's mprof writes and reads them:
+ *   CMDLINE <command>
+ *   MEM <MiB> <unix time>
+ *   CHLD <child> <MiB> <unix time>
+ *   FUNC <name> <start MiB> <start time> <end MiB> <end time> [<level>]
+ * Pure: text in, plain structs out. */
+#ifndef MEMPROF_MPROF_H
+#define MEMPROF_MPROF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct mprof_sample {
+	double mib, time;
+};
+
+struct mprof_series { /* one child's samples (CHLD) */
+	char *name;
+	struct mprof_sample *samples;
+	size_t n;
+};
+
+struct mprof_call { /* one call of a function (FUNC) */
+	char *name;
+	double start_mib, start, end_mib, end;
+	int level;
+};
+
+struct mprof_data {
+	char *path;
+	char *cmdline;
+	struct mprof_sample *mem;
+	size_t nmem;
+	struct mprof_series *children;
+	size_t nchildren;
+	struct mprof_call *calls;
+	size_t ncalls;
+};
+
+/* Reads PATH. NULL with a message "PATH:LINE: why" (or "PATH: why") in
+ * *ERR when it cannot be read or is not an mprof file. */
+struct mprof_data *mprof_read(const char *path, char **err);
+/* The same from an open stream, PATH naming it in messages. */
+struct mprof_data *mprof_parse(FILE *in, const char *path, char **err);
+void mprof_free(struct mprof_data *d);
+
+/* The highest MEM figure (MiB), and when; false when there is none. */
+bool mprof_peak(const struct mprof_data *d, double *mib, double *time);
+
+/* Lines as mprof writes them. */
+void mprof_write_cmdline(FILE *out, char *const argv[]);
+void mprof_write_mem(FILE *out, double mib, double time);
+void mprof_write_child(FILE *out, int child, double mib, double time);
+void mprof_write_func(FILE *out, const char *name, double start_mib,
+		      double start, double end_mib, double end, int level);
+
+/* The .dat files in the current directory, oldest first, as mprof lists
+ * them (mprofile_YYYYmmddHHMMSS.dat). */
+size_t mprof_list(char ***names);
+/* "mprofile_YYYYmmddHHMMSS.dat" for now, as a new string. */
+char *mprof_default_name(void);
+
+#endif

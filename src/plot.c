@@ -1,0 +1,553 @@
+/* Plotting with cairo. Everything is drawn through one cairo context;
+ * for SVG the labels are also written as text elements (cairo draws
+ * text as glyph outlines), so that they can be searched and read aloud. */
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mprof.h"
+#include "plot.h"
+#include "util.h"
+
+#define WIDTH 1000.0
+#define HEIGHT 600.0
+#define LEFT 80.0
+#define RIGHT 30.0
+#define TOP 50.0
+#define BOTTOM 60.0
+
+struct plot_options {
+	const char *output;
+	const char *title;
+	bool window;
+	double from, to; /* --window, seconds */
+	bool flame, slope;
+};
+
+/* A label drawn, kept for the text layer of an SVG. */
+struct label {
+	double x, y, size;
+	char *text;
+};
+
+struct canvas {
+	cairo_t *cr;
+	double t0, t1, m0, m1; /* the axes' ranges */
+	struct label *labels;
+	size_t nlabels;
+};
+
+static const double palette[][3] = {
+	{0.12, 0.47, 0.71}, {1.00, 0.50, 0.05}, {0.17, 0.63, 0.17},
+	{0.84, 0.15, 0.16}, {0.58, 0.40, 0.74}, {0.55, 0.34, 0.29},
+	{0.89, 0.47, 0.76}, {0.50, 0.50, 0.50},
+};
+#define NCOLORS (sizeof(palette) / sizeof(palette[0]))
+
+static void set_color(cairo_t *cr, size_t i, double alpha)
+{
+	const double *c = palette[i % NCOLORS];
+
+	cairo_set_source_rgba(cr, c[0], c[1], c[2], alpha);
+}
+
+static double x_of(const struct canvas *c, double t)
+{
+	return LEFT + (t - c->t0) / (c->t1 - c->t0) * (WIDTH - LEFT - RIGHT);
+}
+
+static double y_of(const struct canvas *c, double m)
+{
+	return HEIGHT - BOTTOM -
+	       (m - c->m0) / (c->m1 - c->m0) * (HEIGHT - TOP - BOTTOM);
+}
+
+/* Text at (X, Y); ALIGN 0 left, 0.5 centred, 1 right. */
+static void text(struct canvas *c, double x, double y, double size,
+		 double align, const char *s)
+{
+	cairo_text_extents_t ext;
+
+	cairo_set_font_size(c->cr, size);
+	cairo_text_extents(c->cr, s, &ext);
+	cairo_move_to(c->cr, x - align * ext.x_advance, y);
+	cairo_show_text(c->cr, s);
+	c->labels = xrealloc(c->labels, (c->nlabels + 1) * sizeof(*c->labels));
+	c->labels[c->nlabels++] = (struct label){x - align * ext.x_advance, y,
+						 size, xstrdup(s)};
+}
+
+/* A step of 1, 2 or 5 times a power of ten, giving about N ticks. */
+static double nice_step(double span, int n)
+{
+	double raw = span / n, mag = pow(10, floor(log10(raw)));
+	double f = raw / mag;
+
+	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+static void axes(struct canvas *c, const char *title)
+{
+	cairo_t *cr = c->cr;
+	char buf[64];
+	double step;
+
+	cairo_set_source_rgb(cr, 1, 1, 1);
+	cairo_paint(cr);
+	cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+			       CAIRO_FONT_WEIGHT_NORMAL);
+	cairo_set_line_width(cr, 1);
+	/* grid and ticks */
+	step = nice_step(c->t1 - c->t0, 10);
+	for (double t = ceil(c->t0 / step) * step; t <= c->t1 + 1e-9;
+	     t += step) {
+		cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+		cairo_move_to(cr, x_of(c, t), TOP);
+		cairo_line_to(cr, x_of(c, t), HEIGHT - BOTTOM);
+		cairo_stroke(cr);
+		cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+		snprintf(buf, sizeof(buf), "%g", t);
+		text(c, x_of(c, t), HEIGHT - BOTTOM + 16, 11, 0.5, buf);
+	}
+	step = nice_step(c->m1 - c->m0, 8);
+	for (double m = ceil(c->m0 / step) * step; m <= c->m1 + 1e-9;
+	     m += step) {
+		cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+		cairo_move_to(cr, LEFT, y_of(c, m));
+		cairo_line_to(cr, WIDTH - RIGHT, y_of(c, m));
+		cairo_stroke(cr);
+		cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+		snprintf(buf, sizeof(buf), "%g", m);
+		text(c, LEFT - 6, y_of(c, m) + 4, 11, 1, buf);
+	}
+	cairo_set_source_rgb(cr, 0, 0, 0);
+	cairo_rectangle(cr, LEFT, TOP, WIDTH - LEFT - RIGHT,
+			HEIGHT - TOP - BOTTOM);
+	cairo_stroke(cr);
+	text(c, (LEFT + WIDTH - RIGHT) / 2, HEIGHT - 18, 13, 0.5,
+	     "Time (in seconds)");
+	cairo_save(cr);
+	cairo_translate(cr, 22, (TOP + HEIGHT - BOTTOM) / 2);
+	cairo_rotate(cr, -M_PI / 2);
+	{
+		/* the label layer gets it unrotated: its text is what counts */
+		cairo_text_extents_t ext;
+		const char *ylabel = "Memory used (in MiB)";
+
+		cairo_set_font_size(cr, 13);
+		cairo_text_extents(cr, ylabel, &ext);
+		cairo_move_to(cr, -ext.x_advance / 2, 0);
+		cairo_show_text(cr, ylabel);
+		c->labels = xrealloc(c->labels,
+				     (c->nlabels + 1) * sizeof(*c->labels));
+		c->labels[c->nlabels++] = (struct label){
+			4, (TOP + HEIGHT - BOTTOM) / 2, 13, xstrdup(ylabel)};
+	}
+	cairo_restore(cr);
+	text(c, WIDTH / 2, 30, 16, 0.5, title);
+}
+
+static void polyline(struct canvas *c, const struct mprof_sample *v, size_t n,
+		     double t0, size_t color, double width, bool dashed)
+{
+	cairo_t *cr = c->cr;
+	static const double dash[] = {6, 4};
+
+	if (n == 0)
+		return;
+	set_color(cr, color, 1);
+	cairo_set_line_width(cr, width);
+	cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+	for (size_t i = 0; i < n; i++) {
+		double x = x_of(c, v[i].time - t0), y = y_of(c, v[i].mib);
+		if (i == 0)
+			cairo_move_to(cr, x, y);
+		else
+			cairo_line_to(cr, x, y);
+	}
+	cairo_stroke(cr);
+	cairo_set_dash(cr, dash, 0, 0);
+}
+
+/* Each call as a bracket from its start to its end at its memory, the
+ * function's name above; with --flame, stacked bars by level. */
+static void calls(struct canvas *c, const struct mprof_data *d, double t0,
+		  const struct plot_options *o)
+{
+	cairo_t *cr = c->cr;
+
+	for (size_t i = 0; i < d->ncalls; i++) {
+		const struct mprof_call *k = &d->calls[i];
+		double x0 = x_of(c, k->start - t0), x1 = x_of(c, k->end - t0);
+		size_t color = 2 + (size_t)k->level;
+
+		if (x1 - x0 < 2)
+			x1 = x0 + 2;
+		if (o->flame) {
+			double h = 14, y = HEIGHT - BOTTOM - (k->level + 1) * h;
+			set_color(cr, color, 0.35);
+			cairo_rectangle(cr, x0, y, x1 - x0, h - 1);
+			cairo_fill(cr);
+			cairo_set_source_rgb(cr, 0, 0, 0);
+			text(c, x0 + 2, y + 10, 9, 0, k->name);
+			continue;
+		}
+		double ylo = y_of(c, fmin(k->start_mib, k->end_mib));
+		double yhi = y_of(c, fmax(k->start_mib, k->end_mib)) - 6;
+		set_color(cr, color, 0.9);
+		cairo_set_line_width(cr, 1.5);
+		cairo_move_to(cr, x0, ylo);
+		cairo_line_to(cr, x0, yhi);
+		cairo_line_to(cr, x1, yhi);
+		cairo_line_to(cr, x1, y_of(c, k->end_mib));
+		cairo_stroke(cr);
+		text(c, x0 + 2, yhi - 3, 10, 0, k->name);
+	}
+}
+
+/* Least squares over MEM: the slope in MiB/s, drawn across the plot. */
+static double slope(struct canvas *c, const struct mprof_data *d, double t0,
+		    size_t color)
+{
+	double st = 0, sm = 0, stt = 0, stm = 0, n = (double)d->nmem, a, b;
+
+	for (size_t i = 0; i < d->nmem; i++) {
+		double t = d->mem[i].time - t0, m = d->mem[i].mib;
+		st += t;
+		sm += m;
+		stt += t * t;
+		stm += t * m;
+	}
+	if (d->nmem < 2 || n * stt - st * st == 0)
+		return 0;
+	a = (n * stm - st * sm) / (n * stt - st * st);
+	b = (sm - a * st) / n;
+	set_color(c->cr, color, 0.6);
+	cairo_set_line_width(c->cr, 1);
+	cairo_move_to(c->cr, x_of(c, c->t0), y_of(c, b + a * c->t0));
+	cairo_line_to(c->cr, x_of(c, c->t1), y_of(c, b + a * c->t1));
+	cairo_stroke(c->cr);
+	return a;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
+		 const struct plot_options *o)
+{
+	cairo_t *cr = c->cr;
+	double legend_y = TOP + 16;
+	char buf[512];
+
+	axes(c, o->title);
+	for (size_t f = 0; f < nfiles; f++) {
+		const struct mprof_data *d = files[f];
+		double t0 = d->mem[0].time, peak, when;
+		size_t color = f * 3;
+
+		for (size_t k = 0; k < d->nchildren; k++)
+			polyline(c, d->children[k].samples, d->children[k].n,
+				 t0, color + 1 + k, 1, true);
+		polyline(c, d->mem, d->nmem, t0, color, 2, false);
+		if (!o->flame)
+			calls(c, d, t0, o);
+		else
+			calls(c, d, t0, o);
+		/* the peak: a dashed line and a mark */
+		mprof_peak(d, &peak, &when);
+		set_color(cr, color, 0.8);
+		cairo_set_line_width(cr, 1);
+		{
+			static const double dash[] = {3, 3};
+			cairo_set_dash(cr, dash, 2, 0);
+			cairo_move_to(cr, LEFT, y_of(c, peak));
+			cairo_line_to(cr, WIDTH - RIGHT, y_of(c, peak));
+			cairo_stroke(cr);
+			cairo_set_dash(cr, dash, 0, 0);
+		}
+		cairo_arc(cr, x_of(c, when - t0), y_of(c, peak), 4, 0, 2 * M_PI);
+		cairo_fill(cr);
+		snprintf(buf, sizeof(buf), "peak %.1f MiB", peak);
+		text(c, x_of(c, when - t0) + 6, y_of(c, peak) - 6, 10, 0, buf);
+		/* the legend */
+		double rate = o->slope ? slope(c, d, t0, color) : 0;
+		if (o->slope)
+			snprintf(buf, sizeof(buf), "%s (%.3f MiB/s)",
+				 base_name(d->path), rate);
+		else
+			snprintf(buf, sizeof(buf), "%s", base_name(d->path));
+		set_color(cr, color, 1);
+		cairo_rectangle(cr, WIDTH - RIGHT - 260, legend_y - 9, 18, 4);
+		cairo_fill(cr);
+		cairo_set_source_rgb(cr, 0, 0, 0);
+		text(c, WIDTH - RIGHT - 236, legend_y - 4, 11, 0, buf);
+		legend_y += 16;
+		for (size_t k = 0; k < d->nchildren; k++) {
+			set_color(cr, color + 1 + k, 1);
+			cairo_rectangle(cr, WIDTH - RIGHT - 260, legend_y - 9,
+					18, 2);
+			cairo_fill(cr);
+			cairo_set_source_rgb(cr, 0, 0, 0);
+			snprintf(buf, sizeof(buf), "child %s",
+				 d->children[k].name);
+			text(c, WIDTH - RIGHT - 236, legend_y - 4, 11, 0, buf);
+			legend_y += 16;
+		}
+	}
+}
+
+/* The axes' ranges over every file (times from each file's start). */
+static void ranges(struct canvas *c, struct mprof_data **files, size_t n,
+		   const struct plot_options *o)
+{
+	c->t0 = 0;
+	c->t1 = 0;
+	c->m0 = 0;
+	c->m1 = 0;
+	for (size_t f = 0; f < n; f++) {
+		const struct mprof_data *d = files[f];
+		double t0 = d->mem[0].time;
+
+		for (size_t i = 0; i < d->nmem; i++) {
+			c->t1 = fmax(c->t1, d->mem[i].time - t0);
+			c->m1 = fmax(c->m1, d->mem[i].mib);
+		}
+		for (size_t k = 0; k < d->nchildren; k++) {
+			for (size_t i = 0; i < d->children[k].n; i++)
+				c->m1 = fmax(c->m1, d->children[k].samples[i].mib);
+		}
+		for (size_t i = 0; i < d->ncalls; i++)
+			c->t1 = fmax(c->t1, d->calls[i].end - t0);
+	}
+	if (o->window) {
+		c->t0 = o->from;
+		c->t1 = o->to;
+	}
+	if (c->t1 <= c->t0)
+		c->t1 = c->t0 + 1;
+	c->m1 = c->m1 > 0 ? c->m1 * 1.15 : 1;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+static void xml_escaped(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '<')
+			fputs("&lt;", out);
+		else if (*s == '>')
+			fputs("&gt;", out);
+		else if (*s == '&')
+			fputs("&amp;", out);
+		else if (*s == '"')
+			fputs("&quot;", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+/* SVG: after cairo's drawing, a layer of the same labels as text (with
+ * no paint of their own) and the title, before the closing tag. */
+static int add_text_layer(const char *path, const struct canvas *c,
+			  const char *title)
+{
+	FILE *f = fopen(path, "r+e");
+	long end;
+	char tail[16];
+
+	if (!f)
+		return -1;
+	if (fseek(f, -7, SEEK_END) != 0 || !fgets(tail, sizeof(tail), f) ||
+	    strncmp(tail, "</svg>", 6) != 0) {
+		fclose(f);
+		return -1;
+	}
+	end = ftell(f) - (long)strlen(tail);
+	fseek(f, end, SEEK_SET);
+	fputs("<title>", f);
+	xml_escaped(f, title);
+	fputs("</title>\n<g fill-opacity=\"0\" font-family=\"sans-serif\">\n",
+	      f);
+	for (size_t i = 0; i < c->nlabels; i++) {
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%.0f\">",
+			c->labels[i].x, c->labels[i].y, c->labels[i].size);
+		xml_escaped(f, c->labels[i].text);
+		fputs("</text>\n", f);
+	}
+	fputs("</g>\n</svg>\n", f);
+	return fclose(f);
+}
+
+static int render(const char *path, struct mprof_data **files, size_t n,
+		  const struct plot_options *o)
+{
+	struct canvas c = {0};
+	cairo_surface_t *surface;
+	cairo_status_t st;
+	bool svg = ends_with(path, ".svg"), pdf = ends_with(path, ".pdf");
+
+	if (svg)
+		surface = cairo_svg_surface_create(path, WIDTH, HEIGHT);
+	else if (pdf)
+		surface = cairo_pdf_surface_create(path, WIDTH, HEIGHT);
+	else
+		surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32,
+						     (int)WIDTH, (int)HEIGHT);
+	c.cr = cairo_create(surface);
+	ranges(&c, files, n, o);
+	draw(&c, files, n, o);
+	cairo_destroy(c.cr);
+	if (!svg && !pdf)
+		st = cairo_surface_write_to_png(surface, path);
+	else
+		st = cairo_surface_status(surface);
+	cairo_surface_finish(surface);
+	if (st == CAIRO_STATUS_SUCCESS)
+		st = cairo_surface_status(surface);
+	cairo_surface_destroy(surface);
+	if (st == CAIRO_STATUS_SUCCESS && svg &&
+	    add_text_layer(path, &c, o->title) != 0)
+		st = CAIRO_STATUS_WRITE_ERROR;
+	for (size_t i = 0; i < c.nlabels; i++)
+		free(c.labels[i].text);
+	free(c.labels);
+	if (st != CAIRO_STATUS_SUCCESS) {
+		warn_msg("cannot write %s: %s", path,
+			 st == CAIRO_STATUS_WRITE_ERROR
+				 ? strerror(errno ? errno : EIO)
+				 : cairo_status_to_string(st));
+		return -1;
+	}
+	return 0;
+}
+
+static const char plot_usage[] =
+	"usage: memprof plot [FILE.dat ...] [-o OUT.png|OUT.svg|OUT.pdf] "
+	"[--title T] [--window A,B] [--flame] [--slope]";
+
+static void __attribute__((noreturn)) plot_usage_error(const char *what)
+{
+	fprintf(stderr, "memprof: %s\n%s\n", what, plot_usage);
+	exit(EXIT_USAGE);
+}
+
+int plot_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"title", required_argument, NULL, 't'},
+		{"window", required_argument, NULL, 'w'},
+		{"flame", no_argument, NULL, 'f'},
+		{"slope", no_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct plot_options o = {0};
+	struct mprof_data **files;
+	char **names = NULL, *output = NULL, *title = NULL;
+	size_t nfiles = 0, nnames = 0;
+	int c, ret = 0;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":o:t:w:fsh", longopts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'o':
+			o.output = optarg;
+			break;
+		case 't':
+			o.title = optarg;
+			break;
+		case 'w':
+			if (sscanf(optarg, "%lf,%lf", &o.from, &o.to) != 2 ||
+			    !(o.to > o.from))
+				plot_usage_error("bad window: give A,B in "
+						 "seconds, A below B");
+			o.window = true;
+			break;
+		case 'f':
+			o.flame = true;
+			break;
+		case 's':
+			o.slope = true;
+			break;
+		case 'h':
+			printf("%s\n\nPlots memory over time from .dat files "
+			       "(the newest here by default),\neach call of "
+			       "a --func function as a labelled bracket, the "
+			       "peak marked.\n",
+			       plot_usage);
+			exit(0);
+		case ':':
+			plot_usage_error("an option needs a value");
+		default:
+			plot_usage_error("unknown option");
+		}
+	}
+	if (optind == argc) {
+		nnames = mprof_list(&names);
+		if (nnames == 0)
+			die(EXIT_USAGE, "no .dat file here: give one, or make "
+					"one with 'memprof run'");
+		argv = &names[nnames - 1];
+		argc = 1;
+		optind = 0;
+	}
+	files = xcalloc((size_t)(argc - optind), sizeof(*files));
+	for (int i = optind; i < argc; i++) {
+		char *err = NULL;
+
+		files[nfiles] = mprof_read(argv[i], &err);
+		if (!files[nfiles]) {
+			warn_msg("%s", err);
+			free(err);
+			ret = EXIT_PROGRAM;
+			break;
+		}
+		nfiles++;
+	}
+	if (ret == 0) {
+		if (!o.output) {
+			const char *first = files[0]->path;
+			size_t len = strlen(first);
+			output = ends_with(first, ".dat")
+					 ? xasprintf("%.*s.png", (int)(len - 4),
+						     first)
+					 : xasprintf("%s.png", first);
+			o.output = output;
+		}
+		if (!o.title)
+			o.title = title = xstrdup(
+				files[0]->cmdline && *files[0]->cmdline
+					? files[0]->cmdline
+					: base_name(files[0]->path));
+		if (render(o.output, files, nfiles, &o) < 0)
+			ret = EXIT_INTERNAL;
+	}
+	for (size_t i = 0; i < nfiles; i++)
+		mprof_free(files[i]);
+	free(files);
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	free(output);
+	free(title);
+	return ret;
+}

@@ -1,0 +1,442 @@
+/* memprof run / memprof attach. RSS is sampled from outside, without
+ * stopping the program; only with --func is it traced, and then only
+ * where the functions' calls begin and end. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mprof.h"
+#include "profiler.h"
+#include "record.h"
+#include "util.h"
+
+#define MIB 1048576.0
+
+struct open_call {
+	int tid, func, level;
+	double mib, time;
+};
+
+struct recorder {
+	FILE *out;
+	double interval;
+	bool children;	   /* -C: children's memory in MEM */
+	bool multiprocess; /* -M: CHLD lines, one series a child */
+	bool tty;	   /* the status line */
+	pid_t pid;
+	struct sampler sampler;
+	double start, peak;
+	const struct account *acct;
+	struct open_call *calls;
+	size_t ncalls;
+};
+
+static double unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double rss_mib_of(pid_t pid)
+{
+	struct sampler s;
+	double mib = 0;
+
+	if (sampler_open(&s, pid) == 0)
+		mib = (double)sampler_rss(&s) / MIB;
+	sampler_close(&s);
+	return mib;
+}
+
+/* The parent of PID, from /proc/PID/stat; -1 when gone. */
+static pid_t parent_pid(pid_t pid)
+{
+	char path[64], buf[512];
+	FILE *f;
+	pid_t ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f)) {
+		/* "pid (comm) state ppid": comm may hold spaces */
+		char *close = strrchr(buf, ')');
+		if (close)
+			sscanf(close + 1, " %*c %d", &ppid);
+	}
+	fclose(f);
+	return ppid;
+}
+
+static bool contains(const pid_t *v, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == pid)
+			return true;
+	}
+	return false;
+}
+
+/* Every descendant of ROOT now, in *KIDS (a new array). */
+static size_t descendants(pid_t root, pid_t **kids)
+{
+	pid_t *all = NULL, *parents = NULL;
+	size_t n = 0, nk = 0;
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	bool added = true;
+
+	while (proc && (de = readdir(proc))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == root)
+			continue;
+		all = xrealloc(all, (n + 1) * sizeof(*all));
+		parents = xrealloc(parents, (n + 1) * sizeof(*parents));
+		all[n] = pid;
+		parents[n++] = parent_pid(pid);
+	}
+	if (proc)
+		closedir(proc);
+	*kids = xcalloc(n + 1, sizeof(**kids));
+	while (added) {
+		added = false;
+		for (size_t i = 0; i < n; i++) {
+			if (contains(*kids, nk, all[i]) ||
+			    (parents[i] != root &&
+			     !contains(*kids, nk, parents[i])))
+				continue;
+			(*kids)[nk++] = all[i];
+			added = true;
+		}
+	}
+	free(all);
+	free(parents);
+	return nk;
+}
+
+static void status_line(struct recorder *r, double now, double mib)
+{
+	if (!r->tty)
+		return;
+	fprintf(stderr, "\rmemprof: %.1f s, RSS %.1f MiB, peak %.1f MiB \033[K",
+		now - r->start, mib, r->peak);
+	fflush(stderr);
+}
+
+static void take_sample(void *arg)
+{
+	struct recorder *r = arg;
+	double now = unix_now();
+	double mib = (double)sampler_rss(&r->sampler) / MIB;
+	pid_t *kids = NULL;
+	size_t nkids = 0;
+
+	if (r->children || r->multiprocess)
+		nkids = descendants(r->pid, &kids);
+	for (size_t i = 0; i < nkids; i++) {
+		double kid = rss_mib_of(kids[i]);
+
+		if (r->multiprocess)
+			mprof_write_child(r->out, kids[i], kid, now);
+		if (r->children)
+			mib += kid;
+	}
+	free(kids);
+	mprof_write_mem(r->out, mib, now);
+	if (mib > r->peak)
+		r->peak = mib;
+	status_line(r, now, mib);
+}
+
+/* A profiled function's call begins or ends: FUNC at its end. */
+static void on_call(void *arg, int tid, int func, bool entering, size_t depth,
+		    uint64_t rss)
+{
+	struct recorder *r = arg;
+	double now = unix_now(), mib = (double)rss / MIB;
+
+	if (entering) {
+		r->calls = xrealloc(r->calls, (r->ncalls + 1) * sizeof(*r->calls));
+		r->calls[r->ncalls++] = (struct open_call){tid, func, (int)depth,
+							   mib, now};
+		return;
+	}
+	for (size_t i = r->ncalls; i-- > 0;) {
+		struct open_call c = r->calls[i];
+
+		if (c.tid != tid || c.func != func)
+			continue;
+		mprof_write_func(r->out, account_func(r->acct, (size_t)func)->name,
+				 c.mib, c.time, mib, now, c.level);
+		r->calls[i] = r->calls[--r->ncalls];
+		return;
+	}
+}
+
+static void start_timer(double interval)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	it.it_interval.tv_sec = (time_t)interval;
+	it.it_interval.tv_usec =
+		(suseconds_t)((interval - (double)(time_t)interval) * 1e6);
+	if (!it.it_interval.tv_sec && !it.it_interval.tv_usec)
+		it.it_interval.tv_usec = 1000;
+	it.it_value = it.it_interval;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void stop_timer(void)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Without --func: the program runs untraced; RSS every interval until
+ * it ends. Returns its wait status. */
+static int sample_untraced(struct recorder *r, const char *path,
+			   char *const argv[], volatile sig_atomic_t *pidvar)
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die(EXIT_PROGRAM, "cannot start %s: %s", argv[0],
+		    strerror(errno));
+	if (pid == 0) {
+		execv(path, argv);
+		_exit(127);
+	}
+	r->pid = pid;
+	*pidvar = pid;
+	sampler_open(&r->sampler, pid);
+	for (;;) {
+		struct timespec ts = {(time_t)r->interval,
+				      (long)((r->interval -
+					      (double)(time_t)r->interval) *
+					     1e9)};
+		take_sample(r);
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	*pidvar = 0;
+	sampler_close(&r->sampler);
+	return status;
+}
+
+/* memprof attach PID without --func: until the process ends or STOP. */
+static void sample_attached(struct recorder *r, volatile sig_atomic_t *stop)
+{
+	sampler_open(&r->sampler, r->pid);
+	while (!*stop && kill(r->pid, 0) == 0) {
+		struct timespec ts = {(time_t)r->interval,
+				      (long)((r->interval -
+					      (double)(time_t)r->interval) *
+					     1e9)};
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", r->pid);
+		/* a zombie has no memory left to sample */
+		if (parent_pid(r->pid) < 0 || access(path, R_OK) != 0)
+			break;
+		take_sample(r);
+		nanosleep(&ts, NULL);
+	}
+	sampler_close(&r->sampler);
+}
+
+static const char record_usage[] =
+	"usage: memprof run [--interval SEC] [-C] [-M] [--func NAME ...] "
+	"[-o FILE] [--] PROGRAM [ARGS...]\n"
+	"       memprof attach [--interval SEC] [-C] [-M] [--func NAME ...] "
+	"[-o FILE] PID";
+
+static void __attribute__((noreturn)) record_usage_error(const char *what)
+{
+	fprintf(stderr, "memprof: %s\n%s\n", what, record_usage);
+	exit(EXIT_USAGE);
+}
+
+static void print_record_help(void)
+{
+	printf("%s\n\n", record_usage);
+	puts("Samples the resident memory of PROGRAM (or of the running "
+	     "process PID)\nover time and writes it in mprof's .dat format, "
+	     "for 'memprof plot' or\nmprof's own plot.\n\n"
+	     "  -i, --interval SEC        time between samples (default 0.1)\n"
+	     "  -C, --include-children    add the memory of child processes\n"
+	     "  -M, --multiprocess        a CHLD series for each child process\n"
+	     "      --func NAME           mark each call of NAME (repeatable)\n"
+	     "  -o, --output FILE         the .dat file (default "
+	     "mprofile_YYYYmmddHHMMSS.dat)\n"
+	     "  -h, --help                show this help");
+}
+
+int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
+		volatile sig_atomic_t *stop, volatile sig_atomic_t *pidvar)
+{
+	static const struct option longopts[] = {
+		{"interval", required_argument, NULL, 'i'},
+		{"include-children", no_argument, NULL, 'C'},
+		{"multiprocess", no_argument, NULL, 'M'},
+		{"func", required_argument, NULL, 'F'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool attach = strcmp(argv[0], "attach") == 0;
+	struct recorder r = {.interval = 0.1, .tty = isatty(2) == 1};
+	static struct options opts;
+	static char *output, *path;
+	int c, ret = 0;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.precision = 1;
+	opts.calls_only = true;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:i:CMo:h", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'i':
+			r.interval = strtod(optarg, &end);
+			if (*end || !(r.interval > 0) || r.interval > 3600)
+				record_usage_error("bad interval: give seconds, "
+						   "more than 0");
+			break;
+		case 'C':
+			r.children = true;
+			break;
+		case 'M':
+			r.multiprocess = true;
+			break;
+		case 'F':
+			opts.funcs = xrealloc(opts.funcs, (opts.nfuncs + 1) *
+							  sizeof(*opts.funcs));
+			opts.funcs[opts.nfuncs++] = optarg;
+			break;
+		case 'o':
+			output = xstrdup(optarg);
+			break;
+		case 'h':
+			print_record_help();
+			exit(0);
+		case ':':
+			record_usage_error("an option needs a value");
+		default:
+			record_usage_error("unknown option");
+		}
+	}
+	if (optind >= argc)
+		record_usage_error(attach ? "no process id" : "no program to run");
+	if (attach) {
+		char *end;
+		long pid = strtol(argv[optind], &end, 10);
+
+		if (*end || pid <= 0 || optind + 1 != argc)
+			record_usage_error("give one process id");
+		opts.pid = (int)pid;
+		r.pid = (pid_t)pid;
+		if (kill(r.pid, 0) != 0 && errno == ESRCH)
+			die(EXIT_PROGRAM, "no process %ld", pid);
+	} else {
+		opts.argv = argv + optind;
+		path = target_find_program(opts.argv[0]);
+		if (!path && errno == EACCES)
+			die(126, "%s: not executable (permission denied)",
+			    opts.argv[0]);
+		if (!path)
+			die(127, "%s: program not found", opts.argv[0]);
+	}
+	if (!output)
+		output = mprof_default_name();
+	r.out = fopen(output, "we");
+	if (!r.out)
+		die(EXIT_USAGE, "cannot write %s: %s", output, strerror(errno));
+	if (attach) {
+		char *cmd[] = {argv[optind], NULL};
+		mprof_write_cmdline(r.out, cmd);
+	} else {
+		mprof_write_cmdline(r.out, opts.argv);
+	}
+	r.start = unix_now();
+
+	if (opts.nfuncs == 0 && !attach) {
+		int status = sample_untraced(&r, path, opts.argv, pidvar);
+		ret = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+					  : WEXITSTATUS(status);
+		if (WIFSIGNALED(status))
+			warn_msg("%s killed by signal %d", opts.argv[0],
+				 WTERMSIG(status));
+	} else if (opts.nfuncs == 0) {
+		sample_attached(&r, stop);
+	} else {
+		struct session s;
+
+		memset(&s, 0, sizeof(s));
+		s.opts = &opts;
+		s.program = path;
+		s.detach_requested = stop;
+		s.tick = tick;
+		s.on_tick = take_sample;
+		s.on_call = on_call;
+		s.hook_arg = &r;
+		if (attach) {
+			char *cmd[] = {argv[optind], NULL};
+			s.command = cmd;
+			ret = profiler_attach(&s, opts.pid);
+		} else {
+			s.command = opts.argv;
+			ret = profiler_start(&s);
+		}
+		if (ret == 0) {
+			struct process *p = s.procs[0];
+
+			r.acct = s.acct;
+			r.pid = p->target.pid;
+			*pidvar = r.pid;
+			sampler_open(&r.sampler, r.pid);
+			take_sample(&r);
+			start_timer(r.interval);
+			ret = profiler_run(&s);
+			stop_timer();
+			*pidvar = 0;
+			sampler_close(&r.sampler);
+			if (ret == 0 && s.status.how == RUN_SIGNALED) {
+				warn_msg("%s killed by signal %d",
+					 s.command[0], s.status.code);
+				ret = 128 + s.status.code;
+			} else if (ret == 0 && s.status.how == RUN_EXITED) {
+				ret = s.status.code;
+			}
+		}
+		profiler_end(&s);
+	}
+	if (r.tty)
+		fputs("\r\033[K", stderr);
+	if (fclose(r.out) != 0) {
+		warn_msg("cannot write %s: %s", output, strerror(errno));
+		ret = EXIT_INTERNAL;
+	}
+	free(r.calls);
+	free(opts.funcs);
+	free(output);
+	free(path);
+	return ret;
+}
