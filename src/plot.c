@@ -421,6 +421,8 @@ static int render(const char *path, struct mprof_data **files, size_t n,
 	if (st == CAIRO_STATUS_SUCCESS)
 		st = cairo_surface_status(surface);
 	cairo_surface_destroy(surface);
+	/* its caches, so that leak checkers see only real leaks */
+	cairo_debug_reset_static_data();
 	if (st == CAIRO_STATUS_SUCCESS && svg &&
 	    add_text_layer(path, &c, o->title) != 0)
 		st = CAIRO_STATUS_WRITE_ERROR;
