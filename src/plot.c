@@ -260,10 +260,7 @@ static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
 			polyline(c, d->children[k].samples, d->children[k].n,
 				 t0, color + 1 + k, 1, true);
 		polyline(c, d->mem, d->nmem, t0, color, 2, false);
-		if (!o->flame)
-			calls(c, d, t0, o);
-		else
-			calls(c, d, t0, o);
+		calls(c, d, t0, o);
 		/* the peak: a dashed line and a mark */
 		mprof_peak(d, &peak, &when);
 		set_color(cr, color, 0.8);
