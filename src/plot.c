@@ -276,7 +276,10 @@ static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
 		cairo_arc(cr, x_of(c, when - t0), y_of(c, peak), 4, 0, 2 * M_PI);
 		cairo_fill(cr);
 		snprintf(buf, sizeof(buf), "peak %.1f MiB", peak);
-		text(c, x_of(c, when - t0) + 6, y_of(c, peak) - 6, 10, 0, buf);
+		/* left of the mark when it is near the right edge */
+		bool right = x_of(c, when - t0) > WIDTH - RIGHT - 120;
+		text(c, x_of(c, when - t0) + (right ? -6 : 6),
+		     y_of(c, peak) - 6, 10, right ? 1 : 0, buf);
 		/* the legend */
 		double rate = o->slope ? slope(c, d, t0, color) : 0;
 		if (o->slope)
@@ -324,8 +327,11 @@ static void ranges(struct canvas *c, struct mprof_data **files, size_t n,
 			for (size_t i = 0; i < d->children[k].n; i++)
 				c->m1 = fmax(c->m1, d->children[k].samples[i].mib);
 		}
-		for (size_t i = 0; i < d->ncalls; i++)
+		for (size_t i = 0; i < d->ncalls; i++) {
 			c->t1 = fmax(c->t1, d->calls[i].end - t0);
+			c->m1 = fmax(c->m1, fmax(d->calls[i].start_mib,
+						 d->calls[i].end_mib));
+		}
 	}
 	if (o->window) {
 		c->t0 = o->from;

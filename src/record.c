@@ -166,6 +166,10 @@ static void on_call(void *arg, int tid, int func, bool entering, size_t depth,
 	struct recorder *r = arg;
 	double now = unix_now(), mib = (double)rss / MIB;
 
+	/* a sample at each boundary too: short calls still show */
+	mprof_write_mem(r->out, mib, now);
+	if (mib > r->peak)
+		r->peak = mib;
 	if (entering) {
 		r->calls = xrealloc(r->calls, (r->ncalls + 1) * sizeof(*r->calls));
 		r->calls[r->ncalls++] = (struct open_call){tid, func, (int)depth,
