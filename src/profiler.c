@@ -774,7 +774,9 @@ static void on_breakpoint(struct session *s, pid_t tid)
 	}
 
 	if (bp->disarmed) {
-		/* hit before we took it out: the instruction is back */
+		/* hit before we took it out, or in a forked copy of the
+		 * memory that still has it: the instruction goes back */
+		target_write(&th->proc->target, bp->addr, &bp->orig, 1);
 		if (target_set_pc(tid, bp->addr) == 0)
 			target_resume(tid, 0);
 		return;
