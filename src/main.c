@@ -25,6 +25,7 @@ static volatile sig_atomic_t program_pid;
 static volatile sig_atomic_t attached;
 static volatile sig_atomic_t detach_requested;
 static volatile sig_atomic_t sample_due;
+static volatile sig_atomic_t recording;
 
 /* A program memprof started gets a signal sent to memprof with kill()
  * too, so that memprof outlives it and writes its report; one from the
@@ -33,6 +34,11 @@ static volatile sig_atomic_t sample_due;
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
+	/* memprof run and attach: the sampling timer */
+	if (sig == SIGALRM && recording) {
+		sample_due = 1;
+		return;
+	}
 	if (attached || sig == SIGALRM) {
 		detach_requested = 1;
 		/* a stop, so that the wait for one ends */
@@ -64,11 +70,7 @@ static void arm_duration(double seconds)
 	struct itimerval it;
 
 	memset(&it, 0, sizeof(it));
-	it.it_value.tv_sec = (time_t)seconds;
-	it.it_value.tv_usec =
-		(suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
-	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
-		it.it_value.tv_usec = 1;
+	it.it_value = timeval_of(seconds);
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -246,41 +248,15 @@ static int exit_status(const struct session *s)
 	return s->status.code;
 }
 
-/* memprof run / attach: SIGALRM is the sampling timer; SIGINT and the
- * like end an attach, and reach a started program as usual. */
-static void on_record_signal(int sig, siginfo_t *si, void *ctx)
-{
-	(void)ctx;
-	if (sig == SIGALRM) {
-		sample_due = 1;
-		return;
-	}
-	if (attached) {
-		detach_requested = 1;
-		if (program_pid > 0)
-			target_interrupt(program_pid);
-		return;
-	}
-	if (program_pid > 0 && si->si_code == SI_USER)
-		kill(program_pid, sig);
-}
-
 static int subcommand(int argc, char **argv)
 {
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGALRM};
-	struct sigaction sa;
-
 	if (strcmp(argv[0], "plot") == 0)
 		return plot_main(argc, argv);
 	if (strcmp(argv[0], "run") != 0 && strcmp(argv[0], "attach") != 0)
 		return datfiles_main(argc, argv);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_record_signal;
-	sa.sa_flags = SA_SIGINFO;
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
+	recording = 1;
 	attached = strcmp(argv[0], "attach") == 0;
+	catch_signals();
 	return record_main(argc, argv, &sample_due, &detach_requested,
 			   &program_pid);
 }

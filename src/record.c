@@ -193,11 +193,7 @@ static void start_timer(double interval)
 	struct itimerval it;
 
 	memset(&it, 0, sizeof(it));
-	it.it_interval.tv_sec = (time_t)interval;
-	it.it_interval.tv_usec =
-		(suseconds_t)((interval - (double)(time_t)interval) * 1e6);
-	if (!it.it_interval.tv_sec && !it.it_interval.tv_usec)
-		it.it_interval.tv_usec = 1000;
+	it.it_interval = timeval_of(interval);
 	it.it_value = it.it_interval;
 	setitimer(ITIMER_REAL, &it, NULL);
 }

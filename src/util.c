@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "util.h"
 
@@ -89,4 +90,15 @@ void die(int status, const char *fmt, ...)
 	vmessage(fmt, ap);
 	va_end(ap);
 	exit(status);
+}
+
+struct timeval timeval_of(double seconds)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	if (tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;
+	return tv;
 }

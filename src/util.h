@@ -13,12 +13,17 @@ enum {
 	EXIT_INTERNAL = 5, /* memprof failed while the program ran */
 };
 
+struct timeval;
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* SECONDS as a timeval for a timer: never 0, which would stop it. */
+struct timeval timeval_of(double seconds);
 
 /* "memprof: MESSAGE" on stderr. */
 void warn_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
