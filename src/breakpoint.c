@@ -166,8 +166,5 @@ int bp_set_armed(struct breakpoint *bp, const struct target *t, bool armed)
 {
 	/* written even when the state is the same: forked processes that
 	 * share the table have memories of their own */
-	if (target_write(t, bp->addr, armed ? &int3 : &bp->orig, 1) < 0)
-		return -1;
-	bp->disarmed = !armed;
-	return 0;
+	return target_write(t, bp->addr, armed ? &int3 : &bp->orig, 1);
 }

@@ -32,7 +32,6 @@ struct breakpoint {
 	 * copy; 0 when it must be stepped in place */
 	uint64_t resume;
 	bool placed; /* its copy was tried */
-	bool disarmed; /* the original byte is back for now */
 	int8_t alloc_kind; /* BP_ALLOC: which allocator function */
 };
 
@@ -55,7 +54,8 @@ int bp_remove_all(struct bp_table *bps, const struct target *t);
 /* Puts every original byte back in another process (a fork child). */
 void bp_clean_process(const struct bp_table *bps, pid_t pid);
 size_t bp_count(const struct bp_table *bps);
-/* Puts the original byte back for now (ARMED false), or the int3 again. */
+/* Puts the original byte back for now (ARMED false), or the int3 again,
+ * in T's memory (processes that share the table each have their own). */
 int bp_set_armed(struct breakpoint *bp, const struct target *t, bool armed);
 /* Every breakpoint in turn: start with *CURSOR 0; NULL at the end. */
 struct breakpoint *bp_next(const struct bp_table *bps, size_t *cursor);

@@ -449,10 +449,13 @@ static void arm_allocs(struct session *s, struct process *p)
 
 	if (!p->image)
 		return;
+	p->allocs_armed = calls;
+	p->frees_armed = calls || live;
 	while ((bp = bp_next(p->image->bps, &cursor))) {
 		if (bp->roles & BP_ALLOC)
 			bp_set_armed(bp, &p->target,
-				     calls || (live && frees(bp->alloc_kind)));
+				     frees(bp->alloc_kind) ? p->frees_armed
+							   : p->allocs_armed);
 	}
 }
 
@@ -773,9 +776,10 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		return;
 	}
 
-	if (bp->disarmed) {
-		/* hit before we took it out, or in a forked copy of the
-		 * memory that still has it: the instruction goes back */
+	if (bp->roles == BP_ALLOC &&
+	    !(frees(bp->alloc_kind) ? th->proc->frees_armed
+				    : th->proc->allocs_armed)) {
+		/* hit before we took it out: the instruction goes back */
 		target_write(&th->proc->target, bp->addr, &bp->orig, 1);
 		if (target_set_pc(tid, bp->addr) == 0)
 			target_resume(tid, 0);

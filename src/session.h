@@ -35,6 +35,8 @@ struct process {
 	struct image *image; /* NULL until one is loaded */
 	size_t open_calls;   /* activations open on its threads */
 	bool allocs_found;   /* --heap: the allocator's entries are set */
+	bool allocs_armed;   /* the allocating ones are in its memory now */
+	bool frees_armed;    /* the freeing ones */
 };
 
 /* An allocator call under way (--heap): what it was asked, and where its
