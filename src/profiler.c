@@ -691,24 +691,35 @@ static bool on_ret_trap(struct session *s, struct thread *th,
 	       target_resume(th->tid, 0) == 0;
 }
 
+/* Puts one return address back at SLOT in process PID's memory, if the
+ * trap is there: a fork child's memory is the parent's of the moment it
+ * forked, and the parent may have swapped more addresses since. */
+static void restore_slot(pid_t pid, uint64_t slot, uint64_t ret, uint64_t trap)
+{
+	uint64_t now;
+
+	if (target_read_pid(pid, slot, &now, sizeof(now)) == 0 && now == trap)
+		target_write_pid(pid, slot, &ret, sizeof(ret));
+}
+
 /* Puts back the return addresses the trap took the place of, in process
  * PID's memory (the process itself, or a copy of it made by fork). */
 static void restore_hijacked(const struct session *s,
 			     const struct process *p, pid_t pid)
 {
-	for (size_t i = 0; i < s->nthreads; i++) {
+	uint64_t trap = p->image ? p->image->ret_trap : 0;
+
+	for (size_t i = 0; trap && i < s->nthreads; i++) {
 		const struct thread *th = &s->threads[i];
 
 		for (size_t j = 0; th->proc == p && j < th->depth; j++) {
 			const struct frame *f = &th->frames[j];
 			if (f->hijacked_ret)
-				target_write_pid(pid, f->sp, &f->hijacked_ret,
-						 sizeof(f->hijacked_ret));
+				restore_slot(pid, f->sp, f->hijacked_ret, trap);
 		}
 		for (size_t j = 0; th->proc == p && j < th->nallocs; j++)
-			target_write_pid(pid, th->allocs[j].sp,
-					 &th->allocs[j].ret,
-					 sizeof(th->allocs[j].ret));
+			restore_slot(pid, th->allocs[j].sp, th->allocs[j].ret,
+				     trap);
 	}
 }
 
@@ -860,8 +871,6 @@ static void on_new_process(struct session *s, pid_t pid)
 	struct process *p;
 
 	/* vfork: the memory is the parent's own, breakpoints and all */
-	if (img && !target_share_memory(pid, parent->target.pid))
-		restore_hijacked(s, parent, pid);
 	if (!s->opts->follow_forks || !img) {
 		if (img && !target_share_memory(pid, parent->target.pid))
 			bp_clean_process(img->bps, pid);
@@ -877,6 +886,17 @@ static void on_new_process(struct session *s, pid_t pid)
 	p->image = image_get(img);
 	thread_add(s, pid, p);
 	target_resume(pid, 0);
+}
+
+/* A thread forked CHILD and is stopped there: its calls are as they were
+ * at the fork, so the return addresses the trap holds in the child's
+ * copy of the stack go back now (the child's calls are not followed). */
+static void on_fork(struct session *s, pid_t tid, pid_t child)
+{
+	struct thread *th = thread_find(s, tid);
+
+	if (th && child > 0 && !target_share_memory(child, th->proc->target.pid))
+		restore_hijacked(s, th->proc, child);
 }
 
 static void on_start(struct session *s, pid_t tid)
@@ -968,9 +988,12 @@ static void dispatch(struct session *s, const struct stop *stop)
 	case TEV_EXEC:
 		on_exec(s, tid);
 		return;
+	case TEV_FORK:
+		on_fork(s, tid, (pid_t)stop->msg);
+		target_resume(tid, 0);
+		return;
 	case TEV_STEPPED:
 	case TEV_CLONE:
-	case TEV_FORK:
 		target_resume(tid, 0);
 		return;
 	}

@@ -327,6 +327,19 @@ int target_write(const struct target *t, uint64_t addr, const void *buf,
 	return -1;
 }
 
+int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n)
+{
+	char mem[64];
+
+	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
+	struct target t = {.pid = pid, .mem_fd = open(mem, O_RDONLY | O_CLOEXEC)};
+	if (t.mem_fd < 0)
+		return -1;
+	int ret = target_read(&t, addr, buf, n);
+	close(t.mem_fd);
+	return ret;
+}
+
 int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n)
 {
 	char mem[64];

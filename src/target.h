@@ -92,6 +92,7 @@ int target_write(const struct target *t, uint64_t addr, const void *buf,
 		 size_t n);
 /* The same for another process we trace (a fork child). */
 int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n);
+int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n);
 
 /* Makes the stopped thread TID run the system call NR with ARGS, then
  * puts its registers and code back as they were. Returns 0 with the
