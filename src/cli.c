@@ -23,8 +23,10 @@ static void print_help(void)
 	     "Options:\n"
 	     "      --func NAME       profile function NAME (repeatable); "
 	     "FILE.c:NAME picks\n"
-	     "                        one of several static functions of "
-	     "that name\n"
+	     "                        a static one by its file, LIB:NAME one "
+	     "of a library\n"
+	     "                        (also loaded later); C++: ns::Class::f,"
+	     " ns::f(int)\n"
 	     "  -f, --follow-forks    profile the processes the program forks"
 	     " too, and\n"
 	     "                        the programs they execute\n"
@@ -71,6 +73,9 @@ static void print_help(void)
 	     "it; 2 usage\nerror; 3 the program cannot be profiled; 4 ptrace "
 	     "not permitted;\n5 internal error; 126 not executable; 127 "
 	     "not found.\n\n"
+	     "Memory over time, as mprof: memprof run|attach|plot|list|peak|"
+	     "rm|clean\n"
+	     "(memprof run --help, memprof plot --help).\n\n"
 	     "See memprof(1) for the meaning of every figure.");
 }
 
