@@ -7,14 +7,14 @@
 
 struct activation {
 	int func;
-	size_t proc; /* index in the function's procs */
+	size_t proc;   /* index in the function's procs */
 	int line;      /* the current line */
 	int64_t start; /* RSS when the current line began, less what inner
 			* activations of the same function recorded */
 	uint64_t entry_rss;
 	int pid;
-	uint64_t line_peak; /* the highest RSS seen while the line ran */
-	uint64_t serial;    /* tells activations apart, for heap blocks */
+	uint64_t line_peak;	 /* the highest RSS seen while the line ran */
+	uint64_t serial;	 /* tells activations apart, for heap blocks */
 	struct live_bytes *live; /* heap bytes its lines allocated that are
 				  * still live */
 	size_t nlive;
@@ -191,8 +191,8 @@ static size_t proc_index(struct func_stats *f, int pid)
 	return f->nprocs++;
 }
 
-static void add_to_line(struct line_stats *ls, int64_t increment,
-			uint64_t rss, uint64_t peak)
+static void add_to_line(struct line_stats *ls, int64_t increment, uint64_t rss,
+			uint64_t peak)
 {
 	ls->occurrences++;
 	ls->increment += increment;
@@ -282,8 +282,8 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 	end_line(acct, act, rss);
 	/* what its lines allocated and is live still: retained */
 	for (size_t i = 0; i < act->nlive; i++) {
-		struct line_stats *ls = line_of(acct, act->func,
-						act->live[i].line);
+		struct line_stats *ls =
+			line_of(acct, act->func, act->live[i].line);
 		if (ls)
 			ls->heap_retained += act->live[i].bytes;
 	}
@@ -307,7 +307,8 @@ void account_peak(struct account *acct, int pid, uint64_t peak)
 		struct thread_stack *t = &acct->threads[i];
 
 		for (size_t j = 0; j < t->depth; j++) {
-			if (t->acts[j].pid == pid && peak > t->acts[j].line_peak)
+			if (t->acts[j].pid == pid &&
+			    peak > t->acts[j].line_peak)
 				t->acts[j].line_peak = peak;
 		}
 	}
@@ -458,7 +459,7 @@ static size_t innermost_each(struct thread_stack *t, struct activation **out)
 }
 
 void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
-		   uint64_t size)
+			uint64_t size)
 {
 	struct thread_stack *t = find_thread(acct, tid);
 	struct activation **acts;
@@ -477,8 +478,8 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 	b->tid = tid;
 	b->owners = xcalloc(n, sizeof(*b->owners));
 	for (size_t i = 0; i < n; i++) {
-		struct line_stats *ls = line_of(acct, acts[i]->func,
-						acts[i]->line);
+		struct line_stats *ls =
+			line_of(acct, acts[i]->func, acts[i]->line);
 
 		b->owners[b->nowners++] = (struct owner){
 			acts[i]->func, acts[i]->line, acts[i]->serial};
@@ -510,8 +511,8 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 		size_t n = innermost_each(t, acts);
 
 		for (size_t i = 0; i < n; i++) {
-			struct line_stats *ls = line_of(acct, acts[i]->func,
-							acts[i]->line);
+			struct line_stats *ls =
+				line_of(acct, acts[i]->func, acts[i]->line);
 			if (ls)
 				ls->heap_freed += b->size;
 		}
@@ -533,9 +534,9 @@ void account_heap_leaks(struct account *acct)
 	for (size_t k = 0; k < acct->nbuckets; k++) {
 		for (struct block *b = acct->buckets[k]; b; b = b->next) {
 			for (size_t i = 0; i < b->nowners; i++) {
-				struct line_stats *ls = line_of(
-					acct, b->owners[i].func,
-					b->owners[i].line);
+				struct line_stats *ls =
+					line_of(acct, b->owners[i].func,
+						b->owners[i].line);
 				if (ls)
 					ls->heap_leaked += b->size;
 			}

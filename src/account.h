@@ -79,7 +79,7 @@ void account_end_all(struct account *acct, uint64_t rss);
 /* Heap: thread TID's allocator returned PTR for SIZE bytes requested; it
  * is charged to the current lines of the activations open on TID. */
 void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
-		   uint64_t size);
+			uint64_t size);
 /* Thread TID frees PTR: charged to its current lines when the block's
  * allocation was seen (its size is known only then). */
 void account_heap_free(struct account *acct, int tid, uint64_t ptr);

@@ -31,7 +31,7 @@ struct breakpoint {
 	/* where a thread stopped here goes on: the instruction's out-of-line
 	 * copy; 0 when it must be stepped in place */
 	uint64_t resume;
-	bool placed; /* its copy was tried */
+	bool placed;	   /* its copy was tried */
 	int8_t alloc_kind; /* BP_ALLOC: which allocator function */
 };
 

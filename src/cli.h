@@ -14,17 +14,17 @@ struct options {
 	enum report_format format;
 	int precision;
 	bool stats;
-	bool step;	 /* --engine step: restore, single-step, re-insert */
-	bool every_insn; /* --every-instruction */
-	bool calls_only; /* memprof run: only where calls begin and end */
-	bool same_cpu;	 /* --same-cpu */
-	bool peak;	 /* --peak */
-	bool heap;	 /* --heap */
-	bool summary;	 /* --summary (implies --heap) */
+	bool step;	   /* --engine step: restore, single-step, re-insert */
+	bool every_insn;   /* --every-instruction */
+	bool calls_only;   /* memprof run: only where calls begin and end */
+	bool same_cpu;	   /* --same-cpu */
+	bool peak;	   /* --peak */
+	bool heap;	   /* --heap */
+	bool summary;	   /* --summary (implies --heap) */
 	bool follow_forks; /* -f */
 	int pid;	   /* -p PID: attach; 0 to start ARGV */
 	double duration;   /* --duration SECONDS with -p; 0: none */
-	char **argv;	 /* the program and its arguments */
+	char **argv;	   /* the program and its arguments */
 };
 
 /* Parses ARGV; prints help or version and exits 0 when asked, prints one

@@ -95,8 +95,8 @@ static int peak(int argc, char **argv)
 			for (size_t s = 0; s < d->children[k].n; s++)
 				if (d->children[k].samples[s].mib > top)
 					top = d->children[k].samples[s].mib;
-			printf("  Child %s\t\t\t%.3f MiB\n", d->children[k].name,
-			       top);
+			printf("  Child %s\t\t\t%.3f MiB\n",
+			       d->children[k].name, top);
 		}
 		mprof_free(d);
 		free(path);

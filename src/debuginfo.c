@@ -402,8 +402,7 @@ static int row_line_at(const struct line_row *rows, size_t n, uint64_t addr)
  * call to a function that is not inlined would be: rows inside an inlined
  * range give way to one row of the call line, and the line in force
  * after the range comes back at its end. */
-static void charge_inlined(Dwarf_Die *die, uint64_t bias,
-			   struct func_info *fi)
+static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 {
 	struct inlined *list = NULL;
 	size_t n = 0, nrows = 0;
@@ -477,8 +476,7 @@ static unsigned count_inlined_copies(Dwarf_Die *cu, Dwarf_Die *die)
 }
 
 /* The function at DIE, shown as NAME (taken over). */
-static struct func_info *describe(struct search *s, Dwarf_Die *die,
-				  char *name)
+static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 {
 	struct func_info *fi = xcalloc(1, sizeof(*fi));
 	Dwarf_Addr entry;
@@ -587,8 +585,8 @@ static char *demangled_name(Dwarf_Die *die)
 		dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
 
 	if (!linkage)
-		linkage = dwarf_formstring(
-			dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+		linkage = dwarf_formstring(dwarf_attr_integrate(
+			die, DW_AT_MIPS_linkage_name, &attr));
 	return names_demangle(linkage);
 }
 
@@ -653,8 +651,7 @@ static int visit_func(Dwarf_Die *die, void *arg)
 	suggest_offer(s->suggest, name);
 	if (!wanted(s, die, name, &display))
 		return DWARF_CB_OK;
-	if ((s->file && !decl_matches(die, s->file)) ||
-	    already_found(s, die)) {
+	if ((s->file && !decl_matches(die, s->file)) || already_found(s, die)) {
 		free(display);
 		return DWARF_CB_OK;
 	}
@@ -737,7 +734,7 @@ static void split_spec(const char *spec, char **prefix, char **name)
  * (LIB:NAME). */
 static bool is_source_name(const char *prefix)
 {
-	static const char *const exts[] = {".c", ".h", ".cc", ".cpp", ".cxx",
+	static const char *const exts[] = {".c", ".h",	 ".cc", ".cpp", ".cxx",
 					   ".C", ".hpp", ".hh", ".i"};
 	size_t len = strlen(prefix);
 
@@ -896,9 +893,10 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	} else if (!w.main_has_lines && !s.module) {
 		res = DI_NO_LINES;
 		if (w.main_stripped)
-			*msg = xstrdup(" (it is stripped, and no separate debug "
-				       "file was found through its "
-				       ".gnu_debuglink or build-id)");
+			*msg = xstrdup(
+				" (it is stripped, and no separate debug "
+				"file was found through its "
+				".gnu_debuglink or build-id)");
 	} else {
 		res = DI_NO_FUNCTION;
 		*msg = suggest_list(s.suggest, 5);

@@ -114,8 +114,8 @@ static int condition_code(const struct func_info *fi, uint64_t addr)
 	size_t i = 0;
 
 	/* branch hints and bnd come first */
-	while (code && i < avail && (code[i] == 0x2e || code[i] == 0x3e ||
-				     code[i] == 0xf2))
+	while (code && i < avail &&
+	       (code[i] == 0x2e || code[i] == 0x3e || code[i] == 0xf2))
 		i++;
 	if (!code || i >= avail)
 		return -1;
@@ -183,11 +183,10 @@ static bool has_function(const struct image *img, uint64_t entry)
 	return false;
 }
 
-enum debuginfo_result image_add(struct image *img, const struct target *t,
-				const char *spec, int arming,
-				int (*new_func)(void *arg,
-						const struct func_info *fi),
-				void *arg, char **msg)
+enum debuginfo_result
+image_add(struct image *img, const struct target *t, const char *spec,
+	  int arming, int (*new_func)(void *arg, const struct func_info *fi),
+	  void *arg, char **msg)
 {
 	struct func_info **found;
 	size_t n;
@@ -235,7 +234,8 @@ static struct xol *xol_near(struct image *img, const struct target *t,
 
 	for (size_t i = 0; i < img->nxols; i++) {
 		x = &img->xols[i];
-		uint64_t dist = x->base > addr ? x->base - addr : addr - x->base;
+		uint64_t dist =
+			x->base > addr ? x->base - addr : addr - x->base;
 		if (dist < XOL_REACH && x->size - x->used >= RELOC_MAX)
 			return x;
 	}
@@ -296,7 +296,8 @@ bool image_watch_loader(struct image *img, const struct target *t)
 
 	if (img->loader_bp)
 		return true;
-	img->loader_bp = debuginfo_symbol(img->di, "ld-linux", "_dl_debug_state");
+	img->loader_bp =
+		debuginfo_symbol(img->di, "ld-linux", "_dl_debug_state");
 	r_debug = debuginfo_symbol(img->di, "ld-linux", "_r_debug");
 	if (!img->loader_bp || !r_debug) {
 		img->loader_bp = 0;

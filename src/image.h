@@ -42,8 +42,8 @@ struct image {
 	/* the dynamic linker's _dl_debug_state and r_debug.r_state: where
 	 * it tells of libraries mapped and unmapped */
 	uint64_t loader_bp, loader_state;
-	bool libs_loaded; /* the libraries linked at start are there */
-	bool *spec_found; /* per --func: found in this image */
+	bool libs_loaded;     /* the libraries linked at start are there */
+	bool *spec_found;     /* per --func: found in this image */
 	size_t stepped_sites; /* breakpoints without an out-of-line copy */
 };
 
@@ -60,11 +60,10 @@ enum { ARM_LINES, ARM_EVERY_INSN, ARM_CALLS };
 /* Finds the functions SPEC names; each new one is added with ACCT (the
  * caller's index for it, from NEW_FUNC) and armed in T's memory as
  * ARMING says. */
-enum debuginfo_result image_add(struct image *img, const struct target *t,
-				const char *spec, int arming,
-				int (*new_func)(void *arg,
-						const struct func_info *fi),
-				void *arg, char **msg);
+enum debuginfo_result
+image_add(struct image *img, const struct target *t, const char *spec,
+	  int arming, int (*new_func)(void *arg, const struct func_info *fi),
+	  void *arg, char **msg);
 
 /* Gives each new breakpoint its out-of-line copy, mapping areas through
  * the stopped thread TID as needed. -1 with errno when an area cannot be

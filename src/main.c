@@ -332,8 +332,7 @@ int main(int argc, char **argv)
 				       .peak = s.peak,
 				       .heap = s.heap,
 				       .summary = opts.summary};
-	if (report_write(out.stream, s.acct, &ropts, &s.status, s.command) <
-	    0)
+	if (report_write(out.stream, s.acct, &ropts, &s.status, s.command) < 0)
 		warn_msg("cannot write the report: %s", strerror(errno));
 	if (opts.stats)
 		print_stats(out.stream, &s.stats);

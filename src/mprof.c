@@ -72,8 +72,7 @@ static void add_sample(struct mprof_sample **v, size_t *n, double mib,
 	(*v)[(*n)++] = (struct mprof_sample){mib, time};
 }
 
-static struct mprof_series *child_series(struct mprof_data *d,
-					 const char *name)
+static struct mprof_series *child_series(struct mprof_data *d, const char *name)
 {
 	for (size_t i = 0; i < d->nchildren; i++) {
 		if (strcmp(d->children[i].name, name) == 0)
@@ -81,7 +80,8 @@ static struct mprof_series *child_series(struct mprof_data *d,
 	}
 	d->children = xrealloc(d->children,
 			       (d->nchildren + 1) * sizeof(*d->children));
-	d->children[d->nchildren] = (struct mprof_series){.name = xstrdup(name)};
+	d->children[d->nchildren] =
+		(struct mprof_series){.name = xstrdup(name)};
 	return &d->children[d->nchildren++];
 }
 
@@ -120,10 +120,10 @@ static const char *parse_line(struct mprof_data *d, char *line)
 		    (n == 7 && !parse_int(f[6], &level)))
 			return "FUNC wants a name, start MiB and time, end MiB "
 			       "and time, and a level";
-		d->calls = xrealloc(d->calls,
-				    (d->ncalls + 1) * sizeof(*d->calls));
-		d->calls[d->ncalls++] = (struct mprof_call){
-			xstrdup(f[1]), a, b, c, e, level};
+		d->calls =
+			xrealloc(d->calls, (d->ncalls + 1) * sizeof(*d->calls));
+		d->calls[d->ncalls++] =
+			(struct mprof_call){xstrdup(f[1]), a, b, c, e, level};
 	} else {
 		return "not a line of an mprof file (CMDLINE, MEM, CHLD or "
 		       "FUNC)";

@@ -6,8 +6,7 @@
 #include "util.h"
 
 #ifdef HAVE___CXA_DEMANGLE
-char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
-		     int *status);
+char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 #endif
 
 char *names_demangle(const char *linkage)

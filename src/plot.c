@@ -79,8 +79,8 @@ static void text(struct canvas *c, double x, double y, double size,
 	cairo_move_to(c->cr, x - align * ext.x_advance, y);
 	cairo_show_text(c->cr, s);
 	c->labels = xrealloc(c->labels, (c->nlabels + 1) * sizeof(*c->labels));
-	c->labels[c->nlabels++] = (struct label){x - align * ext.x_advance, y,
-						 size, xstrdup(s)};
+	c->labels[c->nlabels++] =
+		(struct label){x - align * ext.x_advance, y, size, xstrdup(s)};
 }
 
 /* A step of 1, 2 or 5 times a power of ten, giving about N ticks. */
@@ -273,7 +273,8 @@ static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
 			cairo_stroke(cr);
 			cairo_set_dash(cr, dash, 0, 0);
 		}
-		cairo_arc(cr, x_of(c, when - t0), y_of(c, peak), 4, 0, 2 * M_PI);
+		cairo_arc(cr, x_of(c, when - t0), y_of(c, peak), 4, 0,
+			  2 * M_PI);
 		cairo_fill(cr);
 		snprintf(buf, sizeof(buf), "peak %.1f MiB", peak);
 		/* left of the mark when it is near the right edge */
@@ -325,7 +326,8 @@ static void ranges(struct canvas *c, struct mprof_data **files, size_t n,
 		}
 		for (size_t k = 0; k < d->nchildren; k++) {
 			for (size_t i = 0; i < d->children[k].n; i++)
-				c->m1 = fmax(c->m1, d->children[k].samples[i].mib);
+				c->m1 = fmax(c->m1,
+					     d->children[k].samples[i].mib);
 		}
 		for (size_t i = 0; i < d->ncalls; i++) {
 			c->t1 = fmax(c->t1, d->calls[i].end - t0);
@@ -539,10 +541,10 @@ int plot_main(int argc, char **argv)
 			o.output = output;
 		}
 		if (!o.title)
-			o.title = title = xstrdup(
-				files[0]->cmdline && *files[0]->cmdline
-					? files[0]->cmdline
-					: base_name(files[0]->path));
+			o.title = title =
+				xstrdup(files[0]->cmdline && *files[0]->cmdline
+						? files[0]->cmdline
+						: base_name(files[0]->path));
 		if (render(o.output, files, nfiles, &o) < 0)
 			ret = EXIT_INTERNAL;
 	}

@@ -126,7 +126,7 @@ enum alloc_kind {
 };
 
 static const char *const alloc_names[NALLOC_KINDS] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free",
+	"malloc",	  "calloc",	   "realloc",  "reallocarray", "free",
 	"posix_memalign", "aligned_alloc", "memalign", "valloc",
 };
 
@@ -175,8 +175,8 @@ static void on_alloc(struct session *s, struct thread *th,
 	if (th->nallocs)
 		return;
 	/* outside profiled calls only what happens to their blocks counts */
-	if (!th->depth && !(frees(c.kind) && account_heap_has(s->acct,
-							     regs->rdi)))
+	if (!th->depth &&
+	    !(frees(c.kind) && account_heap_has(s->acct, regs->rdi)))
 		return;
 	switch (c.kind) {
 	case ALLOC_FREE:
@@ -264,11 +264,12 @@ static int report_missing(struct session *s, const char *spec,
 {
 	switch (res) {
 	case DI_INLINED:
-		warn_msg("%s is inlined everywhere in %s and has no code of its "
-			 "own: its calls are charged to the lines that call it "
-			 "(rebuild with -fno-inline, or mark it "
-			 "__attribute__((noinline)), to profile it)",
-			 spec, s->command[0]);
+		warn_msg(
+			"%s is inlined everywhere in %s and has no code of its "
+			"own: its calls are charged to the lines that call it "
+			"(rebuild with -fno-inline, or mark it "
+			"__attribute__((noinline)), to profile it)",
+			spec, s->command[0]);
 		break;
 	case DI_NO_LINES:
 		warn_msg("%s: no DWARF line information%s; rebuild it with -g "
@@ -389,13 +390,13 @@ static void on_loader(struct session *s, struct thread *th)
 	struct image *img = p->image;
 	int32_t state = -1;
 
-	if (target_read(&p->target, img->loader_state, &state,
-			sizeof(state)) < 0 ||
+	if (target_read(&p->target, img->loader_state, &state, sizeof(state)) <
+		    0 ||
 	    state != 0 /* RT_CONSISTENT */)
 		return;
 	debuginfo_refresh(img->di);
-	bool final = !img->libs_loaded && p == s->procs[0] &&
-		     !s->opts->follow_forks;
+	bool final =
+		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
 	img->libs_loaded = true;
 	find_allocs(s, p, th->tid);
 	int ret = search_specs(s, p, th->tid, final);
@@ -466,8 +467,7 @@ static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 		s->on_call(s->hook_arg, th->tid, th->frames[th->depth].func,
 			   false, th->depth, rss);
 	account_return(s->acct, th->tid, rss);
-	if (s->heap && th->proc->open_calls > 0 &&
-	    --th->proc->open_calls == 0)
+	if (s->heap && th->proc->open_calls > 0 && --th->proc->open_calls == 0)
 		arm_allocs(s, th->proc);
 }
 
@@ -520,7 +520,8 @@ static void enter(struct session *s, struct thread *th, int func, int line,
 	};
 	account_enter(s->acct, th->proc->target.pid, th->tid, func, rss);
 	if (s->on_call)
-		s->on_call(s->hook_arg, th->tid, func, true, th->depth - 1, rss);
+		s->on_call(s->hook_arg, th->tid, func, true, th->depth - 1,
+			   rss);
 	if (s->heap && th->proc->open_calls++ == 0)
 		arm_allocs(s, th->proc);
 	/* the header line's occurrence: Python's tracer has a call event */
@@ -704,8 +705,8 @@ static void restore_slot(pid_t pid, uint64_t slot, uint64_t ret, uint64_t trap)
 
 /* Puts back the return addresses the trap took the place of, in process
  * PID's memory (the process itself, or a copy of it made by fork). */
-static void restore_hijacked(const struct session *s,
-			     const struct process *p, pid_t pid)
+static void restore_hijacked(const struct session *s, const struct process *p,
+			     pid_t pid)
 {
 	uint64_t trap = p->image ? p->image->ret_trap : 0;
 
@@ -731,14 +732,30 @@ static bool condition_holds(int cc, uint64_t flags)
 	bool holds;
 
 	switch (cc >> 1) {
-	case 0: holds = of; break;
-	case 1: holds = cf; break;
-	case 2: holds = zf; break;
-	case 3: holds = cf || zf; break;
-	case 4: holds = sf; break;
-	case 5: holds = pf; break;
-	case 6: holds = sf != of; break;
-	default: holds = zf || sf != of; break;
+	case 0:
+		holds = of;
+		break;
+	case 1:
+		holds = cf;
+		break;
+	case 2:
+		holds = zf;
+		break;
+	case 3:
+		holds = cf || zf;
+		break;
+	case 4:
+		holds = sf;
+		break;
+	case 5:
+		holds = pf;
+		break;
+	case 6:
+		holds = sf != of;
+		break;
+	default:
+		holds = zf || sf != of;
+		break;
 	}
 	return (cc & 1) ? !holds : holds;
 }
@@ -828,8 +845,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 			if (pf->info->entry_line)
 				start_line(s, th, pf->info->entry_line,
 					   bp->addr, rss);
-		}
-		else if (roles & BP_LINE)
+		} else if (roles & BP_LINE)
 			line_site(s, th, pf, bp->addr, rss);
 		if (roles & BP_RETURN) {
 			emulate_return(s, th, pf->acct, bp, &regs, rss);
@@ -895,7 +911,8 @@ static void on_fork(struct session *s, pid_t tid, pid_t child)
 {
 	struct thread *th = thread_find(s, tid);
 
-	if (th && child > 0 && !target_share_memory(child, th->proc->target.pid))
+	if (th && child > 0 &&
+	    !target_share_memory(child, th->proc->target.pid))
 		restore_hijacked(s, th->proc, child);
 }
 
@@ -946,10 +963,10 @@ static void on_exited(struct session *s, const struct stop *stop)
 		return;
 	end_threads_of(s, p, p->sampler.last);
 	if (p == s->procs[0]) {
-		s->status.how = stop->event == TEV_EXITED ? RUN_EXITED
-							  : RUN_SIGNALED;
-		s->status.code = stop->event == TEV_EXITED ? stop->code
-							   : stop->sig;
+		s->status.how =
+			stop->event == TEV_EXITED ? RUN_EXITED : RUN_SIGNALED;
+		s->status.code =
+			stop->event == TEV_EXITED ? stop->code : stop->sig;
 		s->done = true;
 		return;
 	}

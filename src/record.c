@@ -171,9 +171,10 @@ static void on_call(void *arg, int tid, int func, bool entering, size_t depth,
 	if (mib > r->peak)
 		r->peak = mib;
 	if (entering) {
-		r->calls = xrealloc(r->calls, (r->ncalls + 1) * sizeof(*r->calls));
-		r->calls[r->ncalls++] = (struct open_call){tid, func, (int)depth,
-							   mib, now};
+		r->calls =
+			xrealloc(r->calls, (r->ncalls + 1) * sizeof(*r->calls));
+		r->calls[r->ncalls++] =
+			(struct open_call){tid, func, (int)depth, mib, now};
 		return;
 	}
 	for (size_t i = r->ncalls; i-- > 0;) {
@@ -181,7 +182,8 @@ static void on_call(void *arg, int tid, int func, bool entering, size_t depth,
 
 		if (c.tid != tid || c.func != func)
 			continue;
-		mprof_write_func(r->out, account_func(r->acct, (size_t)func)->name,
+		mprof_write_func(r->out,
+				 account_func(r->acct, (size_t)func)->name,
 				 c.mib, c.time, mib, now, c.level);
 		r->calls[i] = r->calls[--r->ncalls];
 		return;
@@ -225,10 +227,10 @@ static int sample_untraced(struct recorder *r, const char *path,
 	*pidvar = pid;
 	sampler_open(&r->sampler, pid);
 	for (;;) {
-		struct timespec ts = {(time_t)r->interval,
-				      (long)((r->interval -
-					      (double)(time_t)r->interval) *
-					     1e9)};
+		struct timespec ts = {
+			(time_t)r->interval,
+			(long)((r->interval - (double)(time_t)r->interval) *
+			       1e9)};
 		take_sample(r);
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
@@ -244,10 +246,10 @@ static void sample_attached(struct recorder *r, volatile sig_atomic_t *stop)
 {
 	sampler_open(&r->sampler, r->pid);
 	while (!*stop && kill(r->pid, 0) == 0) {
-		struct timespec ts = {(time_t)r->interval,
-				      (long)((r->interval -
-					      (double)(time_t)r->interval) *
-					     1e9)};
+		struct timespec ts = {
+			(time_t)r->interval,
+			(long)((r->interval - (double)(time_t)r->interval) *
+			       1e9)};
 		char path[64];
 
 		snprintf(path, sizeof(path), "/proc/%d/stat", r->pid);
@@ -280,7 +282,8 @@ static void print_record_help(void)
 	     "for 'memprof plot' or\nmprof's own plot.\n\n"
 	     "  -i, --interval SEC        time between samples (default 0.1)\n"
 	     "  -C, --include-children    add the memory of child processes\n"
-	     "  -M, --multiprocess        a CHLD series for each child process\n"
+	     "  -M, --multiprocess        a CHLD series for each child "
+	     "process\n"
 	     "      --func NAME           mark each call of NAME (repeatable)\n"
 	     "  -o, --output FILE         the .dat file (default "
 	     "mprofile_YYYYmmddHHMMSS.dat)\n"
@@ -310,15 +313,17 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 	opts.calls_only = true;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:i:CMo:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:i:CMo:h", longopts, NULL)) !=
+	       -1) {
 		char *end;
 
 		switch (c) {
 		case 'i':
 			r.interval = strtod(optarg, &end);
 			if (*end || !(r.interval > 0) || r.interval > 3600)
-				record_usage_error("bad interval: give seconds, "
-						   "more than 0");
+				record_usage_error(
+					"bad interval: give seconds, "
+					"more than 0");
 			break;
 		case 'C':
 			r.children = true;
@@ -327,8 +332,9 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 			r.multiprocess = true;
 			break;
 		case 'F':
-			opts.funcs = xrealloc(opts.funcs, (opts.nfuncs + 1) *
-							  sizeof(*opts.funcs));
+			opts.funcs = xrealloc(opts.funcs,
+					      (opts.nfuncs + 1) *
+						      sizeof(*opts.funcs));
 			opts.funcs[opts.nfuncs++] = optarg;
 			break;
 		case 'o':
@@ -344,7 +350,8 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 		}
 	}
 	if (optind >= argc)
-		record_usage_error(attach ? "no process id" : "no program to run");
+		record_usage_error(attach ? "no process id"
+					  : "no program to run");
 	if (attach) {
 		char *end;
 		long pid = strtol(argv[optind], &end, 10);
@@ -419,8 +426,8 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 			*pidvar = 0;
 			sampler_close(&r.sampler);
 			if (ret == 0 && s.status.how == RUN_SIGNALED) {
-				warn_msg("%s killed by signal %d",
-					 s.command[0], s.status.code);
+				warn_msg("%s killed by signal %d", s.command[0],
+					 s.status.code);
 				ret = 128 + s.status.code;
 			} else if (ret == 0 && s.status.how == RUN_EXITED) {
 				ret = s.status.code;

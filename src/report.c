@@ -29,8 +29,19 @@ static bool is_closing_brace(const char *line)
 /* The columns between Line # and Line Contents: memory_profiler's, with
  * Peak and the heap ones when asked for. Each cell is right-aligned in
  * WIDTH, after SEP. */
-enum column { COL_MEM, COL_PEAK, COL_INC, COL_ALLOC, COL_FREED, COL_BLOCKS,
-	      COL_NET, COL_RETAINED, COL_LEAKED, COL_OCC, NCOLS };
+enum column {
+	COL_MEM,
+	COL_PEAK,
+	COL_INC,
+	COL_ALLOC,
+	COL_FREED,
+	COL_BLOCKS,
+	COL_NET,
+	COL_RETAINED,
+	COL_LEAKED,
+	COL_OCC,
+	NCOLS
+};
 
 static const struct {
 	const char *title, *sep;
@@ -112,9 +123,9 @@ static void format_cell(char *buf, size_t size, enum column c,
 
 /* One row: memory_profiler's '{0:>6} {1:>12} {2:>12}  {3:>10}   {4:<}',
  * with the columns asked for. LS NULL: blank figures. */
-static int text_row(FILE *out, const char *lineno,
-		    const struct line_stats *ls, const char *contents,
-		    const struct report_options *opts, bool header)
+static int text_row(FILE *out, const char *lineno, const struct line_stats *ls,
+		    const char *contents, const struct report_options *opts,
+		    bool header)
 {
 	int len = fprintf(out, "%6s", lineno);
 
@@ -161,8 +172,8 @@ static void text_summary(FILE *out, const struct account *acct, size_t idx,
 	free(rows);
 }
 
-static void text_function(FILE *out, const struct account *acct,
-			  size_t idx, const struct report_options *opts)
+static void text_function(FILE *out, const struct account *acct, size_t idx,
+			  const struct report_options *opts)
 {
 	const struct func_stats *f = account_func(acct, idx);
 	struct source *src = source_load(f->file);
@@ -428,8 +439,9 @@ static void csv_field(FILE *out, const char *s)
 static void write_csv(FILE *out, const struct account *acct,
 		      const struct report_options *opts)
 {
-	fprintf(out, "function,file,line,mem_usage,increment,occurrences%s%s,"
-		     "contents\n",
+	fprintf(out,
+		"function,file,line,mem_usage,increment,occurrences%s%s,"
+		"contents\n",
 		opts->peak ? ",peak" : "",
 		opts->heap ? ",heap_alloc,heap_freed,heap_blocks,"
 			     "heap_retained,heap_leaked"

@@ -57,22 +57,22 @@ struct thread {
 };
 
 struct stats {
-	uint64_t stops;	      /* every stop the kernel reported */
-	uint64_t line_events; /* the occurrences of the tables */
-	uint64_t stepped;     /* stops that needed a single step */
-	size_t stepped_sites; /* breakpoints without an out-of-line copy */
+	uint64_t stops;	       /* every stop the kernel reported */
+	uint64_t line_events;  /* the occurrences of the tables */
+	uint64_t stepped;      /* stops that needed a single step */
+	size_t stepped_sites;  /* breakpoints without an out-of-line copy */
 	double tracer_seconds; /* handling stops */
 	double wall_seconds;
 };
 
 struct session {
 	const struct options *opts;
-	const char *program;	  /* the resolved path (not when attaching) */
-	char **command;		  /* the command for the report */
-	struct process **procs;	  /* procs[0] is the one we started */
+	const char *program;	/* the resolved path (not when attaching) */
+	char **command;		/* the command for the report */
+	struct process **procs; /* procs[0] is the one we started */
 	size_t nprocs;
 	struct account *acct;
-	bool *found;		  /* per --func: found in some image */
+	bool *found; /* per --func: found in some image */
 	struct thread *threads;
 	size_t nthreads;
 	struct run_status status;

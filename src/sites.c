@@ -218,7 +218,8 @@ size_t sites_exits(const struct insn *insns, size_t ninsns, size_t **exits)
 
 	*exits = xcalloc(ninsns ? ninsns : 1, sizeof(**exits));
 	for (size_t i = 0; i < ninsns; i++) {
-		if ((insns[i].flow == FLOW_JUMP || insns[i].flow == FLOW_COND) &&
+		if ((insns[i].flow == FLOW_JUMP ||
+		     insns[i].flow == FLOW_COND) &&
 		    find_insn(insns, ninsns, insns[i].target) == ninsns)
 			(*exits)[count++] = i;
 	}

@@ -332,7 +332,8 @@ int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n)
 	char mem[64];
 
 	snprintf(mem, sizeof(mem), "/proc/%d/mem", pid);
-	struct target t = {.pid = pid, .mem_fd = open(mem, O_RDONLY | O_CLOEXEC)};
+	struct target t = {.pid = pid,
+			   .mem_fd = open(mem, O_RDONLY | O_CLOEXEC)};
 	if (t.mem_fd < 0)
 		return -1;
 	int ret = target_read(&t, addr, buf, n);
@@ -436,8 +437,8 @@ int target_interrupt(pid_t tid)
 }
 
 /* Seizes every thread of PID not in *THREADS yet; how many were new. */
-static size_t seize_new_threads(pid_t pid, struct attached **threads,
-				size_t *n, int *err)
+static size_t seize_new_threads(pid_t pid, struct attached **threads, size_t *n,
+				int *err)
 {
 	char path[64];
 	struct dirent *de;

@@ -54,10 +54,10 @@ int target_open(struct target *t, pid_t pid);
 /* A thread seized by target_attach, stopped. */
 struct attached {
 	pid_t tid;
-	int sig;         /* a signal it was about to get: deliver it */
+	int sig;	 /* a signal it was about to get: deliver it */
 	bool group_stop; /* the process was stopped (SIGSTOP): listen */
 	bool stopped;
-	bool gone;       /* exited meanwhile */
+	bool gone; /* exited meanwhile */
 };
 
 /* Seizes every thread of the running process PID and stops each one.

@@ -29,7 +29,8 @@ static const char grow_source[] = "#include <stdlib.h>\n"
 #define GROW_ROWS                                                              \
 	"     3      1.0 MiB      0.0 MiB           1   char *grow(void)\n"    \
 	"     4                                         {\n"                   \
-	"     5      2.5 MiB      1.5 MiB           1   \tchar *p = malloc(1 << 20);\n" \
+	"     5      2.5 MiB      1.5 MiB           1   \tchar *p = malloc(1 " \
+	"<< 20);\n"                                                            \
 	"     6      2.5 MiB      0.0 MiB           1   \treturn p;\n"         \
 	"     7                                         }\n"
 
@@ -216,8 +217,9 @@ static void text_precision_and_negative_increment(void)
 	account_enter(acct, 1, 1, f, MIB);
 	account_return(acct, 1, MIB / 2);
 	got = render(acct, REPORT_TEXT, 2, &exited, argv);
-	CHECK(strstr(got, HEADER "     3     0.50 MiB    -0.50 MiB"
-				 "           1   char *grow(void)\n\n\n") != NULL);
+	CHECK(strstr(got,
+		     HEADER "     3     0.50 MiB    -0.50 MiB"
+			    "           1   char *grow(void)\n\n\n") != NULL);
 	free(got);
 	account_free(acct);
 	unlink(path);
@@ -257,9 +259,10 @@ static void text_missing_source_has_empty_rows_and_note(void)
 	account_enter(acct, 1, 1, f, MIB);
 	account_return(acct, 1, MIB);
 	got = render(acct, REPORT_TEXT, 1, &exited, argv);
-	CHECK(strncmp(got, "Filename: /nonexistent/memprof/x.c\n\n" HEADER
-			   "     3      1.0 MiB      0.0 MiB           1   \n"
-			   "     4                                         \n",
+	CHECK(strncmp(got,
+		      "Filename: /nonexistent/memprof/x.c\n\n" HEADER
+		      "     3      1.0 MiB      0.0 MiB           1   \n"
+		      "     4                                         \n",
 		      strlen("Filename: /nonexistent/memprof/x.c\n\n" HEADER) +
 			      2 * 48) == 0);
 	CHECK(strstr(got, "Note: source file not found: "
@@ -305,8 +308,9 @@ static void json_has_the_contract_fields(void)
 	CHECK(strncmp(flat, "{\"version\":1,", 13) == 0);
 	CHECK(strstr(flat, "\"command\":[\"./prog\",\"20000\"]") != NULL);
 	CHECK(strstr(flat, "\"status\":{\"exit\":0}") != NULL);
-	CHECK(asprintf(&want, "\"functions\":[{\"name\":\"grow\",\"file\":\"%s\","
-			      "\"first_line\":3,\"last_line\":7,",
+	CHECK(asprintf(&want,
+		       "\"functions\":[{\"name\":\"grow\",\"file\":\"%s\","
+		       "\"first_line\":3,\"last_line\":7,",
 		       path) > 0);
 	CHECK(strstr(flat, want) != NULL);
 	CHECK(strstr(flat, "\"calls\":1,") != NULL);
@@ -314,10 +318,10 @@ static void json_has_the_contract_fields(void)
 	CHECK(strstr(flat, "\"lines\":[{\"line\":3,\"occurrences\":1,"
 			   "\"mem_usage\":1048576,\"increment\":0,"
 			   "\"contents\":\"char *grow(void)\"") != NULL);
-	CHECK(strstr(flat, "{\"line\":5,\"occurrences\":1,"
-			   "\"mem_usage\":2621440,\"increment\":1572864,"
-			   "\"contents\":\"\\tchar *p = malloc(1 << 20);\"") !=
-	      NULL);
+	CHECK(strstr(flat,
+		     "{\"line\":5,\"occurrences\":1,"
+		     "\"mem_usage\":2621440,\"increment\":1572864,"
+		     "\"contents\":\"\\tchar *p = malloc(1 << 20);\"") != NULL);
 	free(got);
 	free(flat);
 	free(want);

@@ -9,22 +9,38 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A 4-byte instruction at ADDR. */
-#define NEXT(addr) {(addr), 0, 4, FLOW_NEXT, 1}
-#define LOUD(addr) {(addr), 0, 4, FLOW_NEXT, 0}
-#define COND(addr, to) {(addr), (to), 4, FLOW_COND, 1}
-#define JUMP(addr, to) {(addr), (to), 4, FLOW_JUMP, 1}
-#define RET(addr) {(addr), 0, 4, FLOW_RET, 1}
+#define NEXT(addr)                                                             \
+	{                                                                      \
+		(addr), 0, 4, FLOW_NEXT, 1                                     \
+	}
+#define LOUD(addr)                                                             \
+	{                                                                      \
+		(addr), 0, 4, FLOW_NEXT, 0                                     \
+	}
+#define COND(addr, to)                                                         \
+	{                                                                      \
+		(addr), (to), 4, FLOW_COND, 1                                  \
+	}
+#define JUMP(addr, to)                                                         \
+	{                                                                      \
+		(addr), (to), 4, FLOW_JUMP, 1                                  \
+	}
+#define RET(addr)                                                              \
+	{                                                                      \
+		(addr), 0, 4, FLOW_RET, 1                                      \
+	}
 
 /* Lines 10, 11, 12, one after the other. */
 static const struct insn straight[] = {
 	NEXT(0x1000), NEXT(0x1004), NEXT(0x1008), NEXT(0x100c), RET(0x1010),
 };
 static const struct line_row straight_rows[] = {
-	{0x1000, 10}, {0x1008, 11}, {0x100c, 12},
+	{0x1000, 10},
+	{0x1008, 11},
+	{0x100c, 12},
 };
 
-static void check_site(const struct site *s, uint64_t addr, int line,
-		       bool back)
+static void check_site(const struct site *s, uint64_t addr, int line, bool back)
 {
 	CHECK_EQ_INT(s->addr, addr);
 	CHECK_EQ_INT(s->line, line);
@@ -71,7 +87,10 @@ static void sites_at_finds_by_address(void)
 static void row_of_line_zero_continues_line(void)
 {
 	static const struct line_row rows[] = {
-		{0x1000, 10}, {0x1004, 0}, {0x1008, 11}, {0x100c, 12},
+		{0x1000, 10},
+		{0x1004, 0},
+		{0x1008, 11},
+		{0x100c, 12},
 	};
 	struct site *sites;
 	size_t n = sites_find(straight, N(straight), rows, N(rows), &sites);
@@ -92,7 +111,9 @@ static void loop_on_one_line_is_back_site(void)
 		COND(0x100c, 0x1004), NEXT(0x1010), RET(0x1014),
 	};
 	static const struct line_row rows[] = {
-		{0x1000, 10}, {0x1004, 11}, {0x1010, 12},
+		{0x1000, 10},
+		{0x1004, 11},
+		{0x1010, 12},
 	};
 	struct site *sites;
 	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
@@ -108,7 +129,10 @@ static void loop_on_one_line_is_back_site(void)
 static void entry_is_site_only_when_jumped_back_to(void)
 {
 	static const struct insn insns[] = {
-		NEXT(0x1000), COND(0x1004, 0x1000), NEXT(0x1008), RET(0x100c),
+		NEXT(0x1000),
+		COND(0x1004, 0x1000),
+		NEXT(0x1008),
+		RET(0x100c),
 	};
 	static const struct line_row rows[] = {{0x1000, 10}, {0x1008, 11}};
 	struct site *sites;
@@ -132,7 +156,10 @@ static void forward_jump_from_other_line_is_site(void)
 		RET(0x1018),
 	};
 	static const struct line_row rows[] = {
-		{0x1000, 10}, {0x1004, 11}, {0x100c, 12}, {0x1018, 13},
+		{0x1000, 10},
+		{0x1004, 11},
+		{0x100c, 12},
+		{0x1018, 13},
 	};
 	struct site *sites;
 	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
@@ -167,8 +194,8 @@ static void quiet_tail_lets_site_cover_ret(void)
 static void loud_tail_keeps_ret_breakpoint(void)
 {
 	static const struct insn insns[] = {
-		NEXT(0x1000), NEXT(0x1004), NEXT(0x1008), LOUD(0x100c),
-		RET(0x1010),
+		NEXT(0x1000), NEXT(0x1004), NEXT(0x1008),
+		LOUD(0x100c), RET(0x1010),
 	};
 	struct site *sites;
 	size_t *rets;

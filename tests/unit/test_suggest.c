@@ -82,8 +82,7 @@ static void max_limits_the_list(void)
 
 static void list_is_comma_separated(void)
 {
-	static const char *const names[] = {"get_lessons", "get_lesson2",
-					    NULL};
+	static const char *const names[] = {"get_lessons", "get_lesson2", NULL};
 	char *list = suggest("get_lesson", names, 3);
 
 	CHECK(list != NULL && strstr(list, ", ") != NULL);

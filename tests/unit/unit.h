@@ -51,8 +51,8 @@ static int unit_failures;
 	do {                                                                   \
 		int unit_before_ = unit_failures;                              \
 		test();                                                        \
-		printf("%s %s\n", unit_failures == unit_before_ ? "ok" : "FAIL", \
-		       #test);                                                 \
+		printf("%s %s\n",                                              \
+		       unit_failures == unit_before_ ? "ok" : "FAIL", #test);  \
 	} while (0)
 
 /* What main returns: 1 when any check failed, else 0. */
