@@ -394,6 +394,7 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 	} else if (opts.nfuncs == 0) {
 		sample_attached(&r, stop);
 	} else {
+		char *cmd[] = {argv[optind], NULL};
 		struct session s;
 
 		memset(&s, 0, sizeof(s));
@@ -405,7 +406,6 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 		s.on_call = on_call;
 		s.hook_arg = &r;
 		if (attach) {
-			char *cmd[] = {argv[optind], NULL};
 			s.command = cmd;
 			ret = profiler_attach(&s, opts.pid);
 		} else {
