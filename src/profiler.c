@@ -1221,10 +1221,37 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 			return;
 		if (target_step(tid) < 0 || target_wait(tid, &stop) < 0)
 			return;
+		/* a signal waits for the detach; an interrupt is no step */
 		if (stop.event == TEV_SIGNAL)
 			*sig = stop.sig;
-		else if (stop.event != TEV_STEPPED)
+		else if (stop.event != TEV_STEPPED &&
+			 stop.event != TEV_START && stop.event != TEV_GROUP_STOP)
 			return;
+	}
+}
+
+/* A SIGTRAP of ours (an int3 just hit, a step just done) can be pending
+ * behind the stop that stopped the thread; left there, it would kill
+ * the process once let go. It is taken here: the thread goes on until
+ * the signal stops it, at once, and a breakpoint's pc goes back. */
+static void drain_traps(const struct process *p, pid_t tid, int *sig)
+{
+	for (int i = 0; i < 4 && target_signal_pending(tid, SIGTRAP); i++) {
+		struct user_regs_struct regs;
+		struct stop stop;
+
+		if (target_resume(tid, 0) < 0 || target_wait(tid, &stop) < 0)
+			return;
+		if (stop.event == TEV_BREAKPOINT) {
+			if (target_get_regs(tid, &regs) == 0 && p->image &&
+			    bp_find(p->image->bps, regs.rip - 1))
+				target_set_pc(tid, regs.rip - 1);
+		} else if (stop.event == TEV_SIGNAL && stop.sig != SIGTRAP) {
+			*sig = stop.sig;
+		} else if (stop.event == TEV_EXITED ||
+			   stop.event == TEV_KILLED || stop.event == TEV_EXIT) {
+			return;
+		}
 	}
 }
 
@@ -1244,8 +1271,10 @@ static void detach_process(struct session *s, struct process *p)
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
 			continue;
+		drain_traps(p, ts[i].tid, &ts[i].sig);
 		if (p->image)
 			leave_xol(p, ts[i].tid, &ts[i].sig);
+		drain_traps(p, ts[i].tid, &ts[i].sig);
 		target_detach(ts[i].tid, ts[i].sig);
 	}
 	free(ts);

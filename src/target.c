@@ -542,6 +542,28 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 	return target_open(t, pid);
 }
 
+bool target_signal_pending(pid_t tid, int sig)
+{
+	char path[64], line[256];
+	bool pending = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long mask;
+
+		if ((sscanf(line, "SigPnd: %llx", &mask) == 1 ||
+		     sscanf(line, "ShdPnd: %llx", &mask) == 1) &&
+		    (mask >> (sig - 1)) & 1)
+			pending = true;
+	}
+	fclose(f);
+	return pending;
+}
+
 pid_t target_tgid(pid_t tid)
 {
 	char path[64], line[256];

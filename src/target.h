@@ -101,6 +101,9 @@ int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n);
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result);
 
+/* Whether signal SIG is pending for thread TID (sent, not yet taken). */
+bool target_signal_pending(pid_t tid, int sig);
+
 /* The thread group a thread belongs to; -1 when it cannot be told. */
 pid_t target_tgid(pid_t tid);
 /* Whether two processes share their memory (vfork, CLONE_VM); true when
