@@ -674,28 +674,78 @@ static bool is_main_module(const struct debuginfo *di, Dwfl_Module *mod)
 	return strcmp(real, di->exe) == 0;
 }
 
-/* Whether a module has line information at all. */
-static bool module_has_lines(Dwfl_Module *mod)
-{
-	Dwarf_Addr bias;
-	Dwarf_Die *cu = NULL;
-	Dwarf_Lines *lines;
-	size_t n;
-
-	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
-		if (dwarf_getsrclines(cu, &lines, &n) == 0 && n > 0)
-			return true;
-	}
-	return false;
-}
-
 struct module_walk {
 	struct debuginfo *di;
 	struct search *search;
 	bool main_has_lines;
 	bool main_stripped; /* no symbol table: its debug information is
 			     * elsewhere, or nowhere */
+	char *main_error;   /* why libdw cannot read the main module's
+			     * debug information, when it has some */
 };
+
+/* Notes the first error met in the main module's DWARF: libdw's own
+ * message, or WHY when libdw has none. */
+static void note_error(struct module_walk *w, const char *libdw,
+		       const char *why)
+{
+	if (w->main_error)
+		return;
+	w->main_error = libdw ? xasprintf("libdw: %s", libdw) : xstrdup(why);
+}
+
+/* Whether the module's ELF file has DWARF of its own (.debug_info). */
+static bool has_debug_info(Dwfl_Module *mod)
+{
+	GElf_Addr bias;
+	Elf *elf = dwfl_module_getelf(mod, &bias);
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+	size_t shstrndx;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name =
+			gelf_getshdr(scn, &shdr)
+				? elf_strptr(elf, shstrndx, shdr.sh_name)
+				: NULL;
+		if (name && strcmp(name, ".debug_info") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether a module has line information at all. */
+static bool module_has_lines(struct module_walk *w, Dwfl_Module *mod)
+{
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = NULL;
+	Dwarf_Lines *lines;
+	size_t n;
+
+	int ncus = 0;
+
+	dwarf_errno();
+	dwfl_errno();
+	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
+		ncus++;
+		if (dwarf_getsrclines(cu, &lines, &n) == 0) {
+			if (n > 0)
+				return true;
+		} else {
+			int e = dwarf_errno();
+			note_error(w, e ? dwarf_errmsg(e) : NULL,
+				   "its line table is damaged");
+		}
+	}
+	int e = dwfl_errno();
+	if (e)
+		note_error(w, dwfl_errmsg(e), NULL);
+	else if (ncus == 0 && has_debug_info(mod))
+		note_error(w, NULL, "no compilation unit can be read");
+	return false;
+}
 
 static bool has_symtab(Dwfl_Module *mod)
 {
@@ -843,9 +893,13 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 		w->main_stripped = true;
 	if (s->module && !module_matches(name, s->module))
 		return DWARF_CB_OK;
-	if (!dwfl_module_getdwarf(mod, &bias))
+	if (!dwfl_module_getdwarf(mod, &bias)) {
+		/* DWARF there, but unreadable, is no stripped program */
+		if (main && has_debug_info(mod))
+			note_error(w, dwfl_errmsg(-1), NULL);
 		return DWARF_CB_OK;
-	if (main && module_has_lines(mod))
+	}
+	if (main && module_has_lines(w, mod))
 		w->main_has_lines = true;
 	s->mod = mod;
 	if (s->by_symbols) {
@@ -853,8 +907,14 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 		return DWARF_CB_OK;
 	}
 	s->cu = NULL;
-	while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias)))
-		dwarf_getfuncs(s->cu, visit_func, s, 0);
+	while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias))) {
+		dwarf_errno();
+		if (dwarf_getfuncs(s->cu, visit_func, s, 0) < 0 && main) {
+			int e = dwarf_errno();
+			note_error(w, e ? dwarf_errmsg(e) : NULL,
+				   "its functions cannot be read");
+		}
+	}
 	return DWARF_CB_OK;
 }
 
@@ -881,6 +941,7 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 		 * every DIE, for a true answer and close names */
 		s.by_symbols = false;
 		w.main_has_lines = w.main_stripped = false;
+		/* the first error stays: libdw says it only once */
 		dwfl_getmodules(di->dwfl, visit_module, &w, 0);
 	}
 
@@ -890,6 +951,10 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 		res = DI_FOUND;
 	} else if (s.inline_only) {
 		res = DI_INLINED;
+	} else if (w.main_error && !s.module) {
+		res = DI_BAD_DWARF;
+		*msg = w.main_error;
+		w.main_error = NULL;
 	} else if (!w.main_has_lines && !s.module) {
 		res = DI_NO_LINES;
 		if (w.main_stripped)
@@ -910,6 +975,7 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	}
 	*funcs = s.found;
 	*n = s.nfound;
+	free(w.main_error);
 	suggest_free(s.suggest);
 	free(s.base);
 	free(file);

@@ -57,6 +57,8 @@ enum debuginfo_result {
 	DI_NO_FUNCTION, /* no function by that name; *msg has suggestions */
 	DI_ERROR,	/* found, but failed to use it; *msg says why */
 	DI_INLINED,	/* only inlined copies: no code of its own */
+	DI_BAD_DWARF,	/* the executable's DWARF cannot be read; *msg says
+			 * why, as libdw does */
 };
 
 /* Finds every function that SPEC ("NAME" or "FILE.c:NAME") names. On

@@ -127,33 +127,42 @@ static void pin_to_this_cpu(void)
 			 strerror(errno));
 }
 
-static bool is_elf(const char *path)
-{
-	unsigned char magic[4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool elf = false;
-
-	if (fd < 0)
-		return false;
-	elf = read(fd, magic, 4) == 4 && memcmp(magic, "\177ELF", 4) == 0;
-	close(fd);
-	return elf;
-}
-
 static char *resolve_program(const char *program)
 {
 	char *path = target_find_program(program);
+	char *why;
 
+	if (!path && errno == EISDIR)
+		die(126, "%s: is a directory", program);
 	if (!path && errno == EACCES)
 		die(126, "%s: not executable (permission denied)", program);
 	if (!path)
 		die(127, "%s: program not found", program);
-	if (!is_elf(path))
+	/* refused before it runs: memprof cannot work in another machine's
+	 * program, nor trace what is no program */
+	if (!target_check_elf(path, &why) && !why)
 		die(EXIT_PROGRAM,
 		    "%s: not an ELF executable (memprof runs compiled "
 		    "programs; for a script, profile its interpreter)",
 		    program);
+	if (why)
+		die(EXIT_PROGRAM, "%s: %s", program, why);
 	return path;
+}
+
+/* -p PID: the process must run an x86-64 program. One whose program
+ * cannot be read (another user's, a zombie) is left to the attach, which
+ * says why. */
+static void check_attached_program(pid_t pid)
+{
+	char exe[64];
+	char *why;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	if (access(exe, R_OK) != 0 || target_check_elf(exe, &why))
+		return;
+	die(EXIT_PROGRAM, "cannot attach to %d: it is %s", pid,
+	    why ? why : "no ELF program");
 }
 
 /* The report goes to a temporary file beside -o FILE and is renamed into
@@ -291,6 +300,7 @@ int main(int argc, char **argv)
 	s.opts = &opts;
 	s.detach_requested = &detach_requested;
 	if (opts.pid) {
+		check_attached_program(opts.pid);
 		command = command_of(opts.pid);
 		s.command = command;
 	} else {

@@ -271,6 +271,11 @@ static int report_missing(struct session *s, const char *spec,
 			"__attribute__((noinline)), to profile it)",
 			spec, s->command[0]);
 		break;
+	case DI_BAD_DWARF:
+		warn_msg("%s: its debug information cannot be read (%s); "
+			 "rebuild it with -g",
+			 s->command[0], msg);
+		break;
 	case DI_NO_LINES:
 		warn_msg("%s: no DWARF line information%s; rebuild it with -g "
 			 "or install its debug symbols",
@@ -349,10 +354,25 @@ static bool all_found(const struct session *s, const struct image *img)
 static int load_image(struct session *s, struct process *p, pid_t tid,
 		      bool required)
 {
-	char *err = NULL;
-	struct image *img = image_open(p->target.pid, &err);
+	char *err = NULL, exe[64];
+	struct image *img;
 	int ret;
 
+	/* a program executed later may be one memprof cannot work in: it
+	 * runs on, unprofiled */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->target.pid);
+	if (!target_check_elf(exe, &err)) {
+		char path[4096];
+		ssize_t len = readlink(exe, path, sizeof(path) - 1);
+
+		path[len > 0 ? len : 0] = '\0';
+		warn_msg("%s: %s%s", len > 0 ? path : exe,
+			 err ? err : "not an ELF program",
+			 required ? "" : "; it runs unprofiled");
+		free(err);
+		return required ? EXIT_PROGRAM : 0;
+	}
+	img = image_open(p->target.pid, &err);
 	if (!img) {
 		ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
 		free(err);
@@ -1035,6 +1055,17 @@ static void start_clock(struct session *s)
 	s->stats.wall_seconds = now();
 }
 
+/* Where ptrace can be forbidden: Yama is named only where it exists. */
+static const char *ptrace_hint(void)
+{
+	if (access("/proc/sys/kernel/yama/ptrace_scope", F_OK) == 0)
+		return " (see /proc/sys/kernel/yama/ptrace_scope; in a "
+		       "container, seccomp or a missing CAP_SYS_PTRACE can "
+		       "forbid it)";
+	return " (in a container, seccomp or a missing CAP_SYS_PTRACE can "
+	       "forbid it)";
+}
+
 int profiler_start(struct session *s)
 {
 	struct process *p;
@@ -1045,13 +1076,10 @@ int profiler_start(struct session *s)
 	s->heap = s->opts->heap;
 	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
 		if (errno == EPERM || errno == ENOSYS)
-			return program_error(
-				s, EXIT_PTRACE,
-				"cannot trace %s: ptrace is not permitted%s "
-				"(see /proc/sys/kernel/yama/ptrace_scope; in a "
-				"container, seccomp or a missing "
-				"CAP_SYS_PTRACE can forbid it)",
-				"");
+			return program_error(s, EXIT_PTRACE,
+					     "cannot trace %s: ptrace is not "
+					     "permitted%s",
+					     ptrace_hint());
 		return program_error(s, EXIT_PROGRAM, "cannot start %s: %s",
 				     strerror(errno));
 	}
@@ -1074,6 +1102,27 @@ int profiler_start(struct session *s)
 	return 0;
 }
 
+/* Says why process PID could not be attached to (errno); returns the
+ * exit status. */
+static int attach_error(struct session *s, pid_t pid)
+{
+	int err = errno, status;
+	char *why = err == ESRCH ? NULL : target_attach_obstacle(pid, &status);
+
+	if (why) {
+		warn_msg("cannot attach to %d: %s", pid, why);
+		free(why);
+		return status;
+	}
+	if (err == EPERM)
+		return program_error(s, EXIT_PTRACE,
+				     "cannot attach to %s: ptrace is not "
+				     "permitted%s",
+				     ptrace_hint());
+	return program_error(s, EXIT_PROGRAM, "cannot attach to %s: %s",
+			     strerror(err));
+}
+
 int profiler_attach(struct session *s, pid_t pid)
 {
 	struct attached *threads;
@@ -1085,19 +1134,8 @@ int profiler_attach(struct session *s, pid_t pid)
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
 	s->heap = s->opts->heap;
-	if (target_attach(&t, pid, &threads, &n) < 0) {
-		if (errno == EPERM)
-			return program_error(
-				s, EXIT_PTRACE,
-				"cannot attach to %s: ptrace is not "
-				"permitted%s (see "
-				"/proc/sys/kernel/yama/ptrace_scope; in a "
-				"container, seccomp or a missing "
-				"CAP_SYS_PTRACE can forbid it)",
-				"");
-		return program_error(s, EXIT_PROGRAM, "cannot attach to %s: %s",
-				     strerror(errno));
-	}
+	if (target_attach(&t, pid, &threads, &n) < 0)
+		return attach_error(s, pid);
 	p = process_new(s, pid);
 	target_close(&t);
 	ret = p ? 0 : EXIT_PROGRAM;
@@ -1224,8 +1262,8 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 		/* a signal waits for the detach; an interrupt is no step */
 		if (stop.event == TEV_SIGNAL)
 			*sig = stop.sig;
-		else if (stop.event != TEV_STEPPED &&
-			 stop.event != TEV_START && stop.event != TEV_GROUP_STOP)
+		else if (stop.event != TEV_STEPPED && stop.event != TEV_START &&
+			 stop.event != TEV_GROUP_STOP)
 			return;
 	}
 }

@@ -2,6 +2,7 @@
  * stops itself, we seize it), one place that classifies wait statuses,
  * memory through /proc/PID/mem. */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -54,6 +55,10 @@ char *target_find_program(const char *program)
 			errno = ENOENT;
 			return NULL;
 		}
+		if (S_ISDIR(st.st_mode)) {
+			errno = EISDIR;
+			return NULL;
+		}
 		if (!is_executable_file(program)) {
 			errno = EACCES;
 			return NULL;
@@ -79,6 +84,80 @@ char *target_find_program(const char *program)
 	}
 	errno = seen_unexecutable ? EACCES : ENOENT;
 	return NULL;
+}
+
+/* The machines a program may be built for, as people name them. */
+static const char *machine_name(unsigned machine, unsigned char cls)
+{
+	switch (machine) {
+	case EM_386:
+		return "32-bit x86";
+	case EM_X86_64:
+		return cls == ELFCLASS32 ? "x32 (32-bit x86-64)" : "x86-64";
+	case EM_AARCH64:
+		return "64-bit ARM (aarch64)";
+	case EM_ARM:
+		return "32-bit ARM";
+	case EM_RISCV:
+		return "RISC-V";
+	case EM_PPC64:
+		return "64-bit PowerPC";
+	case EM_PPC:
+		return "32-bit PowerPC";
+	case EM_S390:
+		return "s390";
+	case EM_MIPS:
+		return "MIPS";
+	default:
+		return NULL;
+	}
+}
+
+bool target_check_elf(const char *path, char **why)
+{
+	unsigned char h[sizeof(Elf64_Ehdr)];
+	uint16_t type, machine;
+	const char *arch;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*why = NULL;
+	if (fd < 0) {
+		*why = xasprintf("cannot read it: %s", strerror(errno));
+		return false;
+	}
+	got = read(fd, h, sizeof(h));
+	close(fd);
+	if (got < SELFMAG || memcmp(h, ELFMAG, SELFMAG) != 0)
+		return false;
+	/* e_type and e_machine come at the same offsets in both classes */
+	if (got < (ssize_t)sizeof(Elf32_Ehdr) || h[EI_DATA] != ELFDATA2LSB ||
+	    (h[EI_CLASS] != ELFCLASS32 && h[EI_CLASS] != ELFCLASS64)) {
+		*why = xstrdup("a damaged or foreign ELF file; memprof "
+			       "profiles x86-64 programs");
+		return false;
+	}
+	memcpy(&type, h + offsetof(Elf64_Ehdr, e_type), sizeof(type));
+	memcpy(&machine, h + offsetof(Elf64_Ehdr, e_machine), sizeof(machine));
+	arch = machine_name(machine, h[EI_CLASS]);
+	if (machine != EM_X86_64 || h[EI_CLASS] != ELFCLASS64) {
+		if (arch)
+			*why = xasprintf("a %s program; memprof profiles "
+					 "x86-64 programs",
+					 arch);
+		else
+			*why = xasprintf("a program for another machine (ELF "
+					 "machine %u); memprof profiles x86-64 "
+					 "programs",
+					 machine);
+	} else if (type == ET_REL) {
+		*why = xstrdup("an object file, not a program (link it first)");
+	} else if (type == ET_CORE) {
+		*why = xstrdup("a core dump, not a program");
+	} else if (type != ET_EXEC && type != ET_DYN) {
+		*why = xasprintf("not an executable (ELF type %u)", type);
+	}
+	return *why == NULL;
 }
 
 static void kill_and_reap(pid_t pid)
@@ -354,18 +433,40 @@ int target_write_pid(pid_t pid, uint64_t addr, const void *buf, size_t n)
 	return ret;
 }
 
-/* Waits for TID's int3 after the injected call, setting aside signals. */
-static int wait_injected_trap(pid_t tid, int *pending)
+/* Stops an injected call may meet before its int3 (signals set aside):
+ * past these, it is given up rather than waited for forever. */
+#define INJECTED_MAX_STOPS 64
+
+static bool is_fault(int sig)
+{
+	return sig == SIGILL || sig == SIGSEGV || sig == SIGBUS ||
+	       sig == SIGFPE || sig == SIGSYS;
+}
+
+/* Waits for TID's int3 after the injected call at [STUB, STUB + LEN),
+ * setting aside signals. A fault in the stub itself (a 32-bit process has
+ * no syscall instruction) would come back at every resume: it ends the
+ * call with EFAULT and is not the program's. */
+static int wait_injected_trap(pid_t tid, uint64_t stub, size_t len,
+			      int *pending)
 {
 	struct stop stop;
 
-	for (;;) {
+	for (int n = 0; n < INJECTED_MAX_STOPS; n++) {
+		struct user_regs_struct regs;
+
 		if (target_wait(tid, &stop) < 0)
 			return -1;
 		switch (stop.event) {
 		case TEV_BREAKPOINT:
 			return 0;
 		case TEV_SIGNAL:
+			if (is_fault(stop.sig) &&
+			    target_get_regs(tid, &regs) == 0 &&
+			    regs.rip >= stub && regs.rip < stub + len) {
+				errno = EFAULT;
+				return -1;
+			}
 			*pending = stop.sig;
 			break;
 		case TEV_EXITED:
@@ -379,6 +480,8 @@ static int wait_injected_trap(pid_t tid, int *pending)
 		if (target_resume(tid, 0) < 0)
 			return -1;
 	}
+	errno = ETIME;
+	return -1;
 }
 
 int target_syscall(const struct target *t, pid_t tid, long nr,
@@ -408,7 +511,7 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	/* not in a system call: nothing for the kernel to restart */
 	regs.orig_rax = (uint64_t)-1;
 	if (target_set_regs(tid, &regs) == 0 && target_resume(tid, 0) == 0 &&
-	    wait_injected_trap(tid, &pending) == 0 &&
+	    wait_injected_trap(tid, saved.rip, sizeof(stub), &pending) == 0 &&
 	    target_get_regs(tid, &regs) == 0) {
 		*result = (int64_t)regs.rax;
 		ret = 0;
@@ -540,6 +643,63 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		}
 	}
 	return target_open(t, pid);
+}
+
+/* The command name of process PID ("?" when it is gone), in BUF. */
+static const char *comm_of(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, buf, size - 1);
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0)
+		return "?";
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+char *target_attach_obstacle(pid_t pid, int *status)
+{
+	char path[64], line[256], comm[64];
+	pid_t tracer = 0;
+	uid_t uid = (uid_t)-1;
+	char state = '?';
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned u;
+
+		if (sscanf(line, "State: %c", &state) == 1)
+			continue;
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			continue;
+		if (sscanf(line, "Uid: %*u %u", &u) == 1)
+			uid = u;
+	}
+	fclose(f);
+	*status = EXIT_PROGRAM;
+	if (state == 'Z' || state == 'X')
+		return xstrdup("it is a zombie (it has exited; its parent has "
+			       "not collected it yet)");
+	if (tracer > 0 && tracer != getpid())
+		return xasprintf("it is already traced by process %d (%s)",
+				 tracer, comm_of(tracer, comm, sizeof(comm)));
+	*status = EXIT_PTRACE;
+	if (uid != (uid_t)-1 && uid != geteuid())
+		return xasprintf("it belongs to another user (uid %u); run "
+				 "memprof as that user, or as root",
+				 (unsigned)uid);
+	return NULL;
 }
 
 bool target_signal_pending(pid_t tid, int sig)

@@ -39,9 +39,14 @@ struct target {
 };
 
 /* Resolves PROGRAM as a shell would (PATH when it has no '/'). Returns a
- * new string, or NULL with errno ENOENT (not found) or EACCES (found but
- * not executable). */
+ * new string, or NULL with errno ENOENT (not found), EISDIR (a directory)
+ * or EACCES (found but not executable). */
 char *target_find_program(const char *program);
+
+/* Whether the file at PATH is an x86-64 ELF executable. When not, *WHY
+ * says what it is instead ("a 32-bit x86 program; ..."), a new string,
+ * or is NULL for a file that is no ELF file at all. */
+bool target_check_elf(const char *path, char **why);
 
 /* Starts ARGV[0] at PATH under ptrace; on return the process has just
  * executed PATH and is stopped (TEV_EXEC), nothing of it has run. Returns
@@ -65,6 +70,11 @@ struct attached {
  * errno (EPERM: not permitted; ESRCH: no such process). */
 int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		  size_t *n);
+
+/* Why process PID cannot be attached to, when /proc tells (a zombie,
+ * traced already, another user's): a new string, with the exit status
+ * for it in *STATUS; NULL otherwise. */
+char *target_attach_obstacle(pid_t pid, int *status);
 
 /* Stops a running thread we have seized (a TEV_START stop follows). */
 int target_interrupt(pid_t tid);

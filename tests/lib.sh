@@ -80,7 +80,7 @@ run_memprof_env() {
 	shift
 	status=0
 	# shellcheck disable=SC2086
-	env $_assign "$TIMEOUT" 60 "$MEMPROF" "$@" \
+	env $_assign "$TIMEOUT" -k 10 60 "$MEMPROF" "$@" \
 		<"${STDIN:-/dev/null}" >"$out" 2>"$err" || status=$?
 	if [ "$status" -eq 124 ]; then
 		fail "memprof timed out: $*"
