@@ -475,6 +475,56 @@ static unsigned count_inlined_copies(Dwarf_Die *cu, Dwarf_Die *die)
 	return count_under(cu, abstract_offset(die));
 }
 
+/* Whether the symbol at ADDR (a DWARF address) names the function DIE:
+ * its linkage name or its own, not a part such as NAME.cold. */
+static bool symbol_names(const struct search *s, Dwarf_Die *die,
+			 Dwarf_Addr addr)
+{
+	Dwarf_Attribute attr;
+	const char *sym = dwfl_module_addrname(s->mod, addr + s->bias);
+	const char *linkage = dwarf_formstring(
+		dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+	const char *name = dwarf_diename(die);
+
+	return sym && ((linkage && strcmp(sym, linkage) == 0) ||
+		       (name && strcmp(sym, name) == 0));
+}
+
+/* The DWARF address where the function at DIE is entered. A function
+ * split into parts (NAME and NAME.cold at -O2) has DW_AT_ranges and no
+ * DW_AT_low_pc: the part its own symbol starts, or else the first one, as
+ * gdb takes it. */
+static bool func_entry(const struct search *s, Dwarf_Die *die,
+		       Dwarf_Addr *entry)
+{
+	Dwarf_Addr base, lo, hi, first = 0;
+	ptrdiff_t off = 0;
+	bool any = false;
+
+	if (dwarf_entrypc(die, entry) == 0)
+		return true;
+	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
+		if (hi <= lo)
+			continue;
+		if (symbol_names(s, die, lo)) {
+			*entry = lo;
+			return true;
+		}
+		if (!any)
+			first = lo;
+		any = true;
+	}
+	*entry = first;
+	return any;
+}
+
+static int sort_ranges(const void *a, const void *b)
+{
+	const struct code_range *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
 /* The function at DIE, shown as NAME (taken over). */
 static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 {
@@ -488,9 +538,11 @@ static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 	dwarf_decl_line(die, &line);
 	fi->decl_line = line;
 	fi->last_line = line;
-	if (!collect_ranges(s, die, fi) || dwarf_entrypc(die, &entry) != 0)
+	if (!collect_ranges(s, die, fi) || !func_entry(s, die, &entry))
 		goto fail;
 	fi->entry = entry + s->bias;
+	/* the parts in address order, as the code is decoded */
+	qsort(fi->ranges, fi->nranges, sizeof(*fi->ranges), sort_ranges);
 	if (!collect_rows(s, fi))
 		goto fail;
 	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
@@ -514,7 +566,7 @@ static bool already_found(const struct search *s, Dwarf_Die *die)
 {
 	Dwarf_Addr entry;
 
-	if (dwarf_entrypc(die, &entry) != 0)
+	if (!func_entry(s, die, &entry))
 		return false;
 	for (size_t i = 0; i < s->nfound; i++) {
 		if (s->found[i]->entry == entry + s->bias)
