@@ -120,6 +120,11 @@ int bp_drop_role(struct bp_table *bps, const struct target *t,
 	return ret;
 }
 
+void bp_forget(struct bp_table *bps, struct breakpoint *bp)
+{
+	delete_slot(bps, probe(bps, bp->addr));
+}
+
 int bp_remove_all(struct bp_table *bps, const struct target *t)
 {
 	int ret = 0;

@@ -49,6 +49,9 @@ struct breakpoint *bp_get(struct bp_table *bps, const struct target *t,
 /* Drops ROLE; removes the breakpoint from the process when none is left. */
 int bp_drop_role(struct bp_table *bps, const struct target *t,
 		 struct breakpoint *bp, unsigned role);
+/* Removes the breakpoint from the table only: its memory is gone (an
+ * unmapped library), so nothing is written. */
+void bp_forget(struct bp_table *bps, struct breakpoint *bp);
 /* Puts every original byte back, in the process of T. */
 int bp_remove_all(struct bp_table *bps, const struct target *t);
 /* Puts every original byte back in another process (a fork child). */

@@ -62,7 +62,9 @@ int debuginfo_refresh(struct debuginfo *di)
 {
 	int rc;
 
-	dwfl_report_begin_add(di->dwfl);
+	/* modules reported again are kept as they are; those unmapped since
+	 * (dlclose) go, so that nothing is looked up in them any more */
+	dwfl_report_begin(di->dwfl);
 	rc = dwfl_linux_proc_report(di->dwfl, di->pid);
 	if (dwfl_report_end(di->dwfl, NULL, NULL) != 0 || rc != 0)
 		return -1;

@@ -44,7 +44,8 @@ struct debuginfo;
 /* Reports the modules of process PID. NULL with a message in *ERR. */
 struct debuginfo *debuginfo_open(pid_t pid, char **err);
 void debuginfo_close(struct debuginfo *di);
-/* Reports the modules mapped since (shared libraries, dlopen). */
+/* Reports the modules mapped now: those mapped since (shared libraries,
+ * dlopen) come, those unmapped (dlclose) go. */
 int debuginfo_refresh(struct debuginfo *di);
 /* The run-time address of symbol NAME in the module whose file name
  * contains MODULE; 0 when there is none. */

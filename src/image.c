@@ -1,5 +1,7 @@
 /* Program images: functions, sites, breakpoints, out-of-line copies. */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,17 +30,21 @@ struct image *image_get(struct image *img)
 	return img;
 }
 
+static void free_code(struct profiled_func *pf)
+{
+	func_info_free(pf->info);
+	free(pf->sites);
+	free(pf->insns);
+	free(pf->rets);
+	free(pf->exits);
+}
+
 void image_put(struct image *img)
 {
 	if (!img || --img->refs > 0)
 		return;
-	for (size_t i = 0; i < img->nfuncs; i++) {
-		func_info_free(img->funcs[i].info);
-		free(img->funcs[i].sites);
-		free(img->funcs[i].insns);
-		free(img->funcs[i].rets);
-		free(img->funcs[i].exits);
-	}
+	for (size_t i = 0; i < img->nfuncs; i++)
+		free_code(&img->funcs[i]);
 	free(img->funcs);
 	free(img->spec_found);
 	bp_table_free(img->bps);
@@ -177,10 +183,80 @@ static int arm_function(struct image *img, const struct target *t, int idx,
 static bool has_function(const struct image *img, uint64_t entry)
 {
 	for (size_t i = 0; i < img->nfuncs; i++) {
-		if (img->funcs[i].info->entry == entry)
+		if (!img->funcs[i].gone && img->funcs[i].info->entry == entry)
 			return true;
 	}
 	return false;
+}
+
+/* The mapping of process PID that holds ADDR; false when none does. */
+static bool mapping_at(pid_t pid, uint64_t addr, struct code_map *m)
+{
+	char path[64], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line,
+			   "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64 " %x:%x "
+			   "%" SCNu64,
+			   &m->start, &m->end, &m->offset, &m->dev_major,
+			   &m->dev_minor, &m->inode) == 6)
+			found = addr >= m->start && addr < m->end;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool same_map(const struct code_map *a, const struct code_map *b)
+{
+	return a->start == b->start && a->end == b->end &&
+	       a->offset == b->offset && a->inode == b->inode &&
+	       a->dev_major == b->dev_major && a->dev_minor == b->dev_minor;
+}
+
+/* The slot of a function that went with its library and is FI again
+ * (the same name, file and line, maybe at another address); -1 when
+ * there is none. */
+static int gone_slot(const struct image *img, const struct func_info *fi)
+{
+	for (size_t i = 0; i < img->nfuncs; i++) {
+		const struct func_info *old = img->funcs[i].info;
+		if (img->funcs[i].gone && old->decl_line == fi->decl_line &&
+		    strcmp(old->name, fi->name) == 0 &&
+		    strcmp(old->file, fi->file) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+bool image_forget_unmapped(struct image *img, const struct target *t)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < img->nfuncs; i++) {
+		struct profiled_func *pf = &img->funcs[i];
+		struct code_map now;
+		struct breakpoint *bp;
+		size_t cursor = 0;
+
+		if (pf->gone || (mapping_at(t->pid, pf->info->entry, &now) &&
+				 same_map(&now, &pf->map)))
+			continue;
+		/* the table is changed while walked: from the start again */
+		while ((bp = bp_next(img->bps, &cursor))) {
+			if (bp->func == (int)i && !(bp->roles & BP_LOADER)) {
+				bp_forget(img->bps, bp);
+				cursor = 0;
+			}
+		}
+		pf->gone = true;
+		any = true;
+	}
+	return any;
 }
 
 enum debuginfo_result
@@ -202,14 +278,29 @@ image_add(struct image *img, const struct target *t, const char *spec,
 			func_info_free(found[j]);
 			continue;
 		}
-		img->funcs = xrealloc(img->funcs,
-				      (img->nfuncs + 1) * sizeof(*img->funcs));
-		img->funcs[img->nfuncs] = (struct profiled_func){
-			.info = found[j],
-			.acct = new_func(arg, found[j]),
-		};
-		add_sites(&img->funcs[img->nfuncs]);
-		if (arm_function(img, t, (int)img->nfuncs++, arming) < 0)
+		/* a library opened again: the same table */
+		int idx = gone_slot(img, found[j]);
+		struct profiled_func *pf;
+		if (idx >= 0) {
+			pf = &img->funcs[idx];
+			int acct = pf->acct;
+			free_code(pf);
+			*pf = (struct profiled_func){.info = found[j],
+						     .acct = acct};
+		} else {
+			img->funcs = xrealloc(img->funcs,
+					      (img->nfuncs + 1) *
+						      sizeof(*img->funcs));
+			idx = (int)img->nfuncs++;
+			pf = &img->funcs[idx];
+			*pf = (struct profiled_func){
+				.info = found[j],
+				.acct = new_func(arg, found[j]),
+			};
+		}
+		mapping_at(t->pid, pf->info->entry, &pf->map);
+		add_sites(pf);
+		if (arm_function(img, t, idx, arming) < 0)
 			failed = errno ? errno : EIO;
 	}
 	free(found);

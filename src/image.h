@@ -15,8 +15,18 @@
 #include "target.h"
 #include "xol.h"
 
+/* The mapping a function's code lies in, as /proc/PID/maps shows it. */
+struct code_map {
+	uint64_t start, end, offset, inode;
+	unsigned dev_major, dev_minor;
+};
+
 struct profiled_func {
 	struct func_info *info;
+	struct code_map map;
+	/* its library was unmapped (dlclose): its breakpoints are forgotten
+	 * and the slot waits for the library to come again */
+	bool gone;
 	int acct; /* the function's index in the accounting */
 	struct site *sites;
 	size_t nsites;
@@ -64,6 +74,12 @@ enum debuginfo_result
 image_add(struct image *img, const struct target *t, const char *spec,
 	  int arming, int (*new_func)(void *arg, const struct func_info *fi),
 	  void *arg, char **msg);
+
+/* Forgets every function whose code T no longer maps as it did (a
+ * library closed with dlclose): its breakpoints leave the table without
+ * a write, since that memory may now belong to something else. True when
+ * one went; image_add finds it again when its library comes back. */
+bool image_forget_unmapped(struct image *img, const struct target *t);
 
 /* Gives each new breakpoint its out-of-line copy, mapping areas through
  * the stopped thread TID as needed. -1 with errno when an area cannot be

@@ -415,6 +415,13 @@ static void on_loader(struct session *s, struct thread *th)
 	    state != 0 /* RT_CONSISTENT */)
 		return;
 	debuginfo_refresh(img->di);
+	/* a library closed (dlclose): its functions are looked up again
+	 * when it comes back, maybe elsewhere. Processes that share the
+	 * image may still have it, so only a process of its own forgets. */
+	if (img->refs == 1 && image_forget_unmapped(img, &p->target)) {
+		for (size_t i = 0; i < s->opts->nfuncs; i++)
+			img->spec_found[i] = false;
+	}
 	bool final =
 		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
 	img->libs_loaded = true;
