@@ -1111,7 +1111,7 @@ int profiler_start(struct session *s)
 
 /* Says why process PID could not be attached to (errno); returns the
  * exit status. */
-static int attach_error(struct session *s, pid_t pid)
+static int attach_error(pid_t pid)
 {
 	int err = errno, status;
 	char *why = err == ESRCH ? NULL : target_attach_obstacle(pid, &status);
@@ -1121,13 +1121,13 @@ static int attach_error(struct session *s, pid_t pid)
 		free(why);
 		return status;
 	}
-	if (err == EPERM)
-		return program_error(s, EXIT_PTRACE,
-				     "cannot attach to %s: ptrace is not "
-				     "permitted%s",
-				     ptrace_hint());
-	return program_error(s, EXIT_PROGRAM, "cannot attach to %s: %s",
-			     strerror(err));
+	if (err == EPERM) {
+		warn_msg("cannot attach to %d: ptrace is not permitted%s", pid,
+			 ptrace_hint());
+		return EXIT_PTRACE;
+	}
+	warn_msg("cannot attach to %d: %s", pid, strerror(err));
+	return EXIT_PROGRAM;
 }
 
 int profiler_attach(struct session *s, pid_t pid)
@@ -1142,7 +1142,7 @@ int profiler_attach(struct session *s, pid_t pid)
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
 	s->heap = s->opts->heap;
 	if (target_attach(&t, pid, &threads, &n) < 0)
-		return attach_error(s, pid);
+		return attach_error(pid);
 	p = process_new(s, pid);
 	target_close(&t);
 	ret = p ? 0 : EXIT_PROGRAM;
