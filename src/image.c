@@ -211,11 +211,14 @@ static bool mapping_at(pid_t pid, uint64_t addr, struct code_map *m)
 	return found;
 }
 
+/* Whether two mappings map the same file at the same place. Where the
+ * file begins is compared, not the bounds: mprotect may split a mapping
+ * that stays. */
 static bool same_map(const struct code_map *a, const struct code_map *b)
 {
-	return a->start == b->start && a->end == b->end &&
-	       a->offset == b->offset && a->inode == b->inode &&
-	       a->dev_major == b->dev_major && a->dev_minor == b->dev_minor;
+	return a->start - a->offset == b->start - b->offset &&
+	       a->inode == b->inode && a->dev_major == b->dev_major &&
+	       a->dev_minor == b->dev_minor;
 }
 
 /* The slot of a function that went with its library and is FI again
@@ -243,8 +246,11 @@ bool image_forget_unmapped(struct image *img, const struct target *t)
 		struct breakpoint *bp;
 		size_t cursor = 0;
 
-		if (pf->gone || (mapping_at(t->pid, pf->info->entry, &now) &&
-				 same_map(&now, &pf->map)))
+		/* one whose mapping was never known is never forgotten: its
+		 * int3s would be left in place */
+		if (pf->gone || !pf->map_known ||
+		    (mapping_at(t->pid, pf->info->entry, &now) &&
+		     same_map(&now, &pf->map)))
 			continue;
 		/* the table is changed while walked: from the start again */
 		while ((bp = bp_next(img->bps, &cursor))) {
@@ -298,7 +304,7 @@ image_add(struct image *img, const struct target *t, const char *spec,
 				.acct = new_func(arg, found[j]),
 			};
 		}
-		mapping_at(t->pid, pf->info->entry, &pf->map);
+		pf->map_known = mapping_at(t->pid, pf->info->entry, &pf->map);
 		add_sites(pf);
 		if (arm_function(img, t, idx, arming) < 0)
 			failed = errno ? errno : EIO;

@@ -24,6 +24,7 @@ struct code_map {
 struct profiled_func {
 	struct func_info *info;
 	struct code_map map;
+	bool map_known;
 	/* its library was unmapped (dlclose): its breakpoints are forgotten
 	 * and the slot waits for the library to come again */
 	bool gone;
