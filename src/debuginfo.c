@@ -777,7 +777,6 @@ static bool module_has_lines(struct module_walk *w, Dwfl_Module *mod)
 	Dwarf_Die *cu = NULL;
 	Dwarf_Lines *lines;
 	size_t n;
-
 	int ncus = 0;
 
 	dwarf_errno();

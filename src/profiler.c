@@ -361,7 +361,7 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 	/* a program executed later may be one memprof cannot work in: it
 	 * runs on, unprofiled */
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->target.pid);
-	if (!target_check_elf(exe, &err)) {
+	if (access(exe, R_OK) == 0 && !target_check_elf(exe, &err)) {
 		char path[4096];
 		ssize_t len = readlink(exe, path, sizeof(path) - 1);
 
