@@ -770,33 +770,40 @@ static bool has_debug_info(Dwfl_Module *mod)
 	return false;
 }
 
-/* Whether a module has line information at all. */
+/* Whether a module has line information at all. When it has none and
+ * libdw failed to read it, why goes to W. */
 static bool module_has_lines(struct module_walk *w, Dwfl_Module *mod)
 {
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = NULL;
 	Dwarf_Lines *lines;
 	size_t n;
-	int ncus = 0;
+	int ncus = 0, e;
+	char *why = NULL;
 
 	dwarf_errno();
 	dwfl_errno();
 	while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
 		ncus++;
 		if (dwarf_getsrclines(cu, &lines, &n) == 0) {
-			if (n > 0)
+			if (n > 0) {
+				free(why);
 				return true;
-		} else {
-			int e = dwarf_errno();
-			note_error(w, e ? dwarf_errmsg(e) : NULL,
-				   "its line table is damaged");
+			}
+		} else if (!why) {
+			e = dwarf_errno();
+			why = e ? xasprintf("libdw: %s", dwarf_errmsg(e))
+				: xstrdup("its line table is damaged");
 		}
 	}
-	int e = dwfl_errno();
-	if (e)
+	e = dwfl_errno();
+	if (why)
+		note_error(w, NULL, why);
+	else if (e)
 		note_error(w, dwfl_errmsg(e), NULL);
 	else if (ncus == 0 && has_debug_info(mod))
 		note_error(w, NULL, "no compilation unit can be read");
+	free(why);
 	return false;
 }
 
@@ -960,14 +967,19 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 		return DWARF_CB_OK;
 	}
 	s->cu = NULL;
+	int read = 0, failed = 0, e = 0;
 	while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias))) {
 		dwarf_errno();
-		if (dwarf_getfuncs(s->cu, visit_func, s, 0) < 0 && main) {
-			int e = dwarf_errno();
-			note_error(w, e ? dwarf_errmsg(e) : NULL,
-				   "its functions cannot be read");
-		}
+		if (dwarf_getfuncs(s->cu, visit_func, s, 0) >= 0)
+			read++;
+		else if (failed++ == 0)
+			e = dwarf_errno();
 	}
+	/* damaged as a whole: one unreadable unit among good ones is not
+	 * what the user needs to hear about */
+	if (main && read == 0 && failed)
+		note_error(w, e ? dwarf_errmsg(e) : NULL,
+			   "its functions cannot be read");
 	return DWARF_CB_OK;
 }
 
