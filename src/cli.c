@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,4 +268,54 @@ void cli_free(struct options *opts)
 {
 	free(opts->funcs);
 	opts->funcs = NULL;
+}
+
+void cli_sub_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "memprof %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'memprof %s --help')\n", cmd);
+	exit(EXIT_USAGE);
+}
+
+/* The long option ARG names, if it is one of LONGOPTS with value VAL. */
+static bool is_long_option(const char *arg, int val,
+			   const struct option *longopts)
+{
+	size_t len;
+
+	if (strncmp(arg, "--", 2) != 0)
+		return false;
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (const struct option *o = longopts; o && o->name; o++) {
+		if (o->val == val && strncmp(o->name, arg, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+void cli_sub_bad_option(const char *cmd, int c, char **argv,
+			const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	int len = (int)strcspn(arg, "=");
+
+	/* optopt is 0 for an unknown long option, the option's value for a
+	 * known one used wrongly, the letter for a short one */
+	if (optopt == 0 || is_long_option(arg, optopt, longopts)) {
+		if (c == ':')
+			cli_sub_error(cmd, "option %.*s needs a value", len,
+				      arg);
+		if (optopt == 0)
+			cli_sub_error(cmd, "unknown option %.*s", len, arg);
+		cli_sub_error(cmd, "option %.*s takes no value", len, arg);
+	}
+	if (c == ':')
+		cli_sub_error(cmd, "option -%c needs a value", optopt);
+	cli_sub_error(cmd, "unknown option -%c", optopt);
 }

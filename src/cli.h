@@ -32,4 +32,17 @@ struct options {
 void cli_parse(int argc, char **argv, struct options *opts);
 void cli_free(struct options *opts);
 
+struct option;
+
+/* A usage error of subcommand CMD ("memprof CMD: MESSAGE (see 'memprof
+ * CMD --help')"), exit EXIT_USAGE. */
+void cli_sub_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* After getopt_long returned C ('?' or ':') for subcommand CMD: names the
+ * option it did not understand, or the one missing its value, and exits
+ * EXIT_USAGE. */
+void cli_sub_bad_option(const char *cmd, int c, char **argv,
+			const struct option *longopts)
+	__attribute__((noreturn));
+
 #endif

@@ -200,6 +200,31 @@ bool mprof_peak(const struct mprof_data *d, double *mib, double *time)
 	return true;
 }
 
+static bool within_call(const struct mprof_data *d, const char *func, double t)
+{
+	for (size_t i = 0; i < d->ncalls; i++) {
+		const struct mprof_call *c = &d->calls[i];
+
+		if (strcmp(c->name, func) == 0 && c->start <= t && t <= c->end)
+			return true;
+	}
+	return false;
+}
+
+bool mprof_peak_in(const struct mprof_data *d, const char *func, double *mib)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < d->nmem; i++) {
+		if (!within_call(d, func, d->mem[i].time) ||
+		    (found && d->mem[i].mib <= *mib))
+			continue;
+		*mib = d->mem[i].mib;
+		found = true;
+	}
+	return found;
+}
+
 void mprof_write_cmdline(FILE *out, char *const argv[])
 {
 	fputs("CMDLINE", out);

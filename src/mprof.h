@@ -47,6 +47,9 @@ void mprof_free(struct mprof_data *d);
 
 /* The highest MEM figure (MiB), and when; false when there is none. */
 bool mprof_peak(const struct mprof_data *d, double *mib, double *time);
+/* The highest MEM figure within the calls of FUNC (as mprof peak --func);
+ * false when FUNC has no call or no sample falls within one. */
+bool mprof_peak_in(const struct mprof_data *d, const char *func, double *mib);
 
 /* Lines as mprof writes them. */
 void mprof_write_cmdline(FILE *out, char *const argv[]);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "mprof.h"
 #include "plot.h"
 #include "util.h"
@@ -450,8 +451,29 @@ static const char plot_usage[] =
 
 static void __attribute__((noreturn)) plot_usage_error(const char *what)
 {
-	fprintf(stderr, "memprof: %s\n%s\n", what, plot_usage);
-	exit(EXIT_USAGE);
+	cli_sub_error("plot", "%s", what);
+}
+
+static void __attribute__((noreturn)) print_plot_help(void)
+{
+	printf("%s\n\n", plot_usage);
+	puts("Plots memory over time from .dat files (the newest here by "
+	     "default), each\ncall of a --func function as a labelled "
+	     "bracket, the peak marked.\n\n"
+	     "  -o, --output OUT     the image: .png, .svg or .pdf (default: "
+	     "the first\n"
+	     "                       file's name with .png)\n"
+	     "  -t, --title T        the title (default: the command "
+	     "recorded)\n"
+	     "  -w, --window A,B     only the seconds A to B from the "
+	     "start\n"
+	     "  -f, --flame          each call as a block, nested calls "
+	     "stacked\n"
+	     "  -s, --slope          a straight line fitted to the memory, "
+	     "its slope in\n"
+	     "                       MiB/s in the legend\n"
+	     "  -h, --help           show this help");
+	exit(0);
 }
 
 int plot_main(int argc, char **argv)
@@ -496,16 +518,9 @@ int plot_main(int argc, char **argv)
 			o.slope = true;
 			break;
 		case 'h':
-			printf("%s\n\nPlots memory over time from .dat files "
-			       "(the newest here by default),\neach call of "
-			       "a --func function as a labelled bracket, the "
-			       "peak marked.\n",
-			       plot_usage);
-			exit(0);
-		case ':':
-			plot_usage_error("an option needs a value");
+			print_plot_help();
 		default:
-			plot_usage_error("unknown option");
+			cli_sub_bad_option("plot", c, argv, longopts);
 		}
 	}
 	if (optind == argc) {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "mprof.h"
 #include "profiler.h"
 #include "record.h"
@@ -262,25 +263,32 @@ static void sample_attached(struct recorder *r, volatile sig_atomic_t *stop)
 	sampler_close(&r->sampler);
 }
 
-static const char record_usage[] =
+static const char run_usage[] =
 	"usage: memprof run [--interval SEC] [-C] [-M] [--func NAME ...] "
-	"[-o FILE] [--] PROGRAM [ARGS...]\n"
-	"       memprof attach [--interval SEC] [-C] [-M] [--func NAME ...] "
+	"[-o FILE] [--] PROGRAM [ARGS...]";
+static const char attach_usage[] =
+	"usage: memprof attach [--interval SEC] [-C] [-M] [--func NAME ...] "
 	"[-o FILE] PID";
 
-static void __attribute__((noreturn)) record_usage_error(const char *what)
+static void __attribute__((noreturn))
+record_usage_error(const char *cmd, const char *what)
 {
-	fprintf(stderr, "memprof: %s\n%s\n", what, record_usage);
-	exit(EXIT_USAGE);
+	cli_sub_error(cmd, "%s", what);
 }
 
-static void print_record_help(void)
+static void print_record_help(bool attach)
 {
-	printf("%s\n\n", record_usage);
-	puts("Samples the resident memory of PROGRAM (or of the running "
-	     "process PID)\nover time and writes it in mprof's .dat format, "
-	     "for 'memprof plot' or\nmprof's own plot.\n\n"
-	     "  -i, --interval SEC        time between samples (default 0.1)\n"
+	printf("%s\n\n", attach ? attach_usage : run_usage);
+	if (attach)
+		puts("Samples the resident memory of the running process PID "
+		     "over time, until\nit ends or Ctrl-C (it goes on), and "
+		     "writes it in mprof's .dat format,\nfor 'memprof plot' "
+		     "or mprof's own plot.\n");
+	else
+		puts("Runs PROGRAM, samples its resident memory over time and "
+		     "writes it in\nmprof's .dat format, for 'memprof plot' or "
+		     "mprof's own plot.\n");
+	puts("  -i, --interval SEC        time between samples (default 0.1)\n"
 	     "  -C, --include-children    add the memory of child processes\n"
 	     "  -M, --multiprocess        a CHLD series for each child "
 	     "process\n"
@@ -322,8 +330,8 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 			r.interval = strtod(optarg, &end);
 			if (*end || !(r.interval > 0) || r.interval > 3600)
 				record_usage_error(
-					"bad interval: give seconds, "
-					"more than 0");
+					argv[0], "bad interval: give seconds, "
+						 "more than 0");
 			break;
 		case 'C':
 			r.children = true;
@@ -341,23 +349,21 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 			output = xstrdup(optarg);
 			break;
 		case 'h':
-			print_record_help();
+			print_record_help(attach);
 			exit(0);
-		case ':':
-			record_usage_error("an option needs a value");
 		default:
-			record_usage_error("unknown option");
+			cli_sub_bad_option(argv[0], c, argv, longopts);
 		}
 	}
 	if (optind >= argc)
-		record_usage_error(attach ? "no process id"
-					  : "no program to run");
+		record_usage_error(argv[0], attach ? "no process id"
+						   : "no program to run");
 	if (attach) {
 		char *end;
 		long pid = strtol(argv[optind], &end, 10);
 
 		if (*end || pid <= 0 || optind + 1 != argc)
-			record_usage_error("give one process id");
+			record_usage_error(argv[0], "give one process id");
 		opts.pid = (int)pid;
 		r.pid = (pid_t)pid;
 		if (kill(r.pid, 0) != 0 && errno == ESRCH)
