@@ -201,6 +201,10 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			opts->funcs[opts->nfuncs++] = optarg;
 			break;
 		case 'o':
+			if (!*optarg)
+				usage_error("%s-o needs a file name (- for "
+					    "standard output)",
+					    "");
 			opts->output = optarg;
 			break;
 		case OPT_FORMAT:

@@ -14,6 +14,7 @@
 #include "datfiles.h"
 #include "plot.h"
 #include "record.h"
+#include "output.h"
 #include "profiler.h"
 #include "report.h"
 #include "session.h"
@@ -156,60 +157,6 @@ static char *resolve_program(const char *program)
 	return path;
 }
 
-/* The report goes to a temporary file beside -o FILE and is renamed into
- * place whole, so FILE is never half written. A FILE that is not a
- * regular one (/dev/stdout, a pipe, a symbolic link) is written
- * directly. */
-struct output {
-	FILE *stream;
-	char *tmp;
-};
-
-static void open_output(struct output *out, const char *file)
-{
-	struct stat st;
-	int fd;
-
-	out->stream = stderr;
-	out->tmp = NULL;
-	if (!file || strcmp(file, "/dev/stderr") == 0)
-		return;
-	/* the program's standard output: shared, so never reopened */
-	if (strcmp(file, "-") == 0 || strcmp(file, "/dev/stdout") == 0) {
-		out->stream = stdout;
-		return;
-	}
-	/* a rename would replace a link itself, not what it points to */
-	if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
-		out->stream = fopen(file, "w");
-		if (!out->stream)
-			die(EXIT_USAGE, "cannot write %s: %s", file,
-			    strerror(errno));
-		return;
-	}
-	out->tmp = xasprintf("%s.XXXXXX", file);
-	fd = mkstemp(out->tmp);
-	if (fd < 0 || !(out->stream = fdopen(fd, "w")))
-		die(EXIT_USAGE, "cannot write %s: %s", file, strerror(errno));
-}
-
-static int close_output(struct output *out, const char *file)
-{
-	int ret = 0;
-
-	if (out->stream == stderr || out->stream == stdout)
-		return fflush(out->stream);
-	if (!out->tmp)
-		return fclose(out->stream);
-	if (fclose(out->stream) != 0 || rename(out->tmp, file) != 0) {
-		warn_msg("cannot write %s: %s", file, strerror(errno));
-		unlink(out->tmp);
-		ret = -1;
-	}
-	free(out->tmp);
-	return ret;
-}
-
 static void print_stats(FILE *out, const struct stats *st)
 {
 	double per_event = st->line_events
@@ -281,7 +228,7 @@ int main(int argc, char **argv)
 	static char *program;
 	static char **command;
 	struct session s;
-	struct output out;
+	static struct output out;
 	int ret;
 
 	if (argc > 1 && is_subcommand(argv[1]))
@@ -298,7 +245,8 @@ int main(int argc, char **argv)
 		s.program = program;
 		s.command = opts.argv;
 	}
-	open_output(&out, opts.output);
+	if (output_open(&out, opts.output) != 0)
+		exit(EXIT_USAGE);
 	catch_signals();
 	if (opts.same_cpu)
 		pin_to_this_cpu();
@@ -318,9 +266,7 @@ int main(int argc, char **argv)
 	}
 	if (ret != 0) {
 		profiler_end(&s);
-		if (out.tmp)
-			unlink(out.tmp);
-		free(out.tmp);
+		output_abandon(&out);
 		free(program);
 		free_command(command);
 		cli_free(&opts);
@@ -332,14 +278,15 @@ int main(int argc, char **argv)
 				       .peak = s.peak,
 				       .heap = s.heap,
 				       .summary = opts.summary};
-	if (report_write(out.stream, s.acct, &ropts, &s.status, s.command) < 0)
-		warn_msg("cannot write the report: %s", strerror(errno));
+	/* only the report's own failures count */
+	clearerr(out.stream);
+	bool unwritten = report_write(out.stream, s.acct, &ropts, &s.status,
+				      s.command) < 0;
 	if (opts.stats)
 		print_stats(out.stream, &s.stats);
-	if (close_output(&out, opts.output) < 0)
+	ret = exit_status(&s);
+	if (output_commit(&out) < 0 || unwritten)
 		ret = EXIT_INTERNAL;
-	else
-		ret = exit_status(&s);
 	profiler_end(&s);
 	free(program);
 	free_command(command);

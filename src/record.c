@@ -443,7 +443,7 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 	}
 	if (r.tty)
 		fputs("\r\033[K", stderr);
-	if (fclose(r.out) != 0) {
+	if ((ferror(r.out) | fclose(r.out)) != 0) {
 		warn_msg("cannot write %s: %s", output, strerror(errno));
 		ret = EXIT_INTERNAL;
 	}
