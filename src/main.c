@@ -157,24 +157,18 @@ static char *resolve_program(const char *program)
 	return path;
 }
 
-static void print_stats(FILE *out, const struct stats *st)
+static struct report_stats stats_of(const struct stats *st)
 {
-	double per_event = st->line_events
-				   ? (double)st->stops / (double)st->line_events
-				   : 0.0;
 	double program = st->wall_seconds - st->tracer_seconds;
 
-	fprintf(out,
-		"memprof: %llu line events, %llu ptrace stops (%.2f per line "
-		"event); %.3f s in the tracer, %.3f s in the program\n",
-		(unsigned long long)st->line_events,
-		(unsigned long long)st->stops, per_event, st->tracer_seconds,
-		program > 0 ? program : 0.0);
-	if (st->stepped)
-		fprintf(out,
-			"memprof: %llu stops single-stepped in place (%zu "
-			"breakpoints without an out-of-line copy)\n",
-			(unsigned long long)st->stepped, st->stepped_sites);
+	return (struct report_stats){
+		.line_events = st->line_events,
+		.stops = st->stops,
+		.stepped = st->stepped,
+		.stepped_sites = st->stepped_sites,
+		.tracer_seconds = st->tracer_seconds,
+		.program_seconds = program > 0 ? program : 0.0,
+	};
 }
 
 static int exit_status(const struct session *s)
@@ -273,20 +267,32 @@ int main(int argc, char **argv)
 		return ret;
 	}
 
+	struct report_stats stats = stats_of(&s.stats);
 	struct report_options ropts = {.format = opts.format,
 				       .precision = opts.precision,
 				       .peak = s.peak,
 				       .heap = s.heap,
 				       .summary = opts.summary};
+	/* JSON and CSV are one document each, whatever follows on the same
+	 * stream: the stats go into the JSON, or to standard error; the
+	 * messages on how the program ended come first */
+	bool document = opts.format != REPORT_TEXT;
+	if (document && out.stream == stderr)
+		ret = exit_status(&s);
+	if (opts.stats && opts.format == REPORT_JSON)
+		ropts.stats = &stats;
 	/* only the report's own failures count */
 	clearerr(out.stream);
 	bool unwritten = report_write(out.stream, s.acct, &ropts, &s.status,
 				      s.command) < 0;
-	if (opts.stats)
-		print_stats(out.stream, &s.stats);
-	ret = exit_status(&s);
+	if (opts.stats && opts.format == REPORT_TEXT)
+		report_write_stats(out.stream, &stats);
+	if (!document || out.stream != stderr)
+		ret = exit_status(&s);
 	if (output_commit(&out) < 0 || unwritten)
 		ret = EXIT_INTERNAL;
+	if (opts.stats && opts.format == REPORT_CSV)
+		report_write_stats(stderr, &stats);
 	profiler_end(&s);
 	free(program);
 	free_command(command);

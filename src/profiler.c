@@ -483,6 +483,7 @@ static void pop_dead_frames(struct session *s, struct thread *th, uint64_t sp,
 /* A thread ends: its open activations end with it. */
 static void thread_end(struct session *s, struct thread *th, uint64_t rss)
 {
+	account_abandon(s->acct, th->tid);
 	while (th->depth)
 		pop_frame(s, th, rss);
 	free(th->frames);
