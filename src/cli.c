@@ -1,9 +1,13 @@
+#include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -322,4 +326,38 @@ void cli_sub_bad_option(const char *cmd, int c, char **argv,
 	if (c == ':')
 		cli_sub_error(cmd, "option -%c needs a value", optopt);
 	cli_sub_error(cmd, "unknown option -%c", optopt);
+}
+
+/* The name of user UID, or its number. */
+static char *user_name(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	return pw ? xstrdup(pw->pw_name) : xasprintf("uid %u", (unsigned)uid);
+}
+
+void cli_check_traceable(int pid)
+{
+	char path[64];
+	struct stat st;
+	char *owner, *me;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			die(EXIT_PROGRAM,
+			    "cannot attach to %d: no such process", pid);
+		return;
+	}
+	/* root may trace anyone; ptrace itself says the rest */
+	if (geteuid() == 0 || st.st_uid == geteuid())
+		return;
+	owner = user_name(st.st_uid);
+	me = user_name(geteuid());
+	warn_msg("cannot attach to process %d: it belongs to %s and memprof "
+		 "runs as %s; only its owner or root may trace it",
+		 pid, owner, me);
+	free(owner);
+	free(me);
+	exit(EXIT_PTRACE);
 }

@@ -34,6 +34,11 @@ void cli_free(struct options *opts);
 
 struct option;
 
+/* Before tracing process PID: exits EXIT_PTRACE saying so when it belongs
+ * to another user (only root may trace it then), EXIT_PROGRAM when there
+ * is no such process. */
+void cli_check_traceable(int pid);
+
 /* A usage error of subcommand CMD ("memprof CMD: MESSAGE (see 'memprof
  * CMD --help')"), exit EXIT_USAGE. */
 void cli_sub_error(const char *cmd, const char *fmt, ...)

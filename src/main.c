@@ -232,6 +232,7 @@ int main(int argc, char **argv)
 	s.opts = &opts;
 	s.detach_requested = &detach_requested;
 	if (opts.pid) {
+		cli_check_traceable(opts.pid);
 		command = command_of(opts.pid);
 		s.command = command;
 	} else {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "profiler.h"
+#include "suggest.h"
 #include "util.h"
 
 static bool frees(int kind);
@@ -287,6 +288,12 @@ static int report_missing(struct session *s, const char *spec,
 				 spec, s->command[0]);
 		break;
 	}
+	/* memprof run has no -f */
+	if (res != DI_INLINED && !s->opts->follow_forks &&
+	    !s->opts->calls_only && suggest_is_launcher(s->command[0]))
+		warn_msg("hint: %s starts other programs: to profile the one "
+			 "it starts, add -f",
+			 s->command[0]);
 	return EXIT_PROGRAM;
 }
 

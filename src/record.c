@@ -368,6 +368,9 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 		r.pid = (pid_t)pid;
 		if (kill(r.pid, 0) != 0 && errno == ESRCH)
 			die(EXIT_PROGRAM, "no process %ld", pid);
+		/* sampling alone reads what anyone may; --func traces */
+		if (opts.nfuncs)
+			cli_check_traceable(opts.pid);
 	} else {
 		opts.argv = argv + optind;
 		path = target_find_program(opts.argv[0]);
