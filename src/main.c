@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "datfiles.h"
+#include "functions.h"
 #include "plot.h"
 #include "record.h"
 #include "output.h"
@@ -193,6 +194,8 @@ static int subcommand(int argc, char **argv)
 {
 	if (strcmp(argv[0], "plot") == 0)
 		return plot_main(argc, argv);
+	if (strcmp(argv[0], "functions") == 0)
+		return functions_main(argc, argv);
 	if (strcmp(argv[0], "run") != 0 && strcmp(argv[0], "attach") != 0)
 		return datfiles_main(argc, argv);
 	recording = 1;
@@ -204,8 +207,9 @@ static int subcommand(int argc, char **argv)
 
 static bool is_subcommand(const char *arg)
 {
-	static const char *const names[] = {"run",  "attach", "plot", "list",
-					    "peak", "rm",     "clean"};
+	static const char *const names[] = {"run",   "attach",	 "plot",
+					    "list",  "peak",	 "rm",
+					    "clean", "functions"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(arg, names[i]) == 0)
