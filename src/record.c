@@ -263,6 +263,57 @@ static void sample_attached(struct recorder *r, volatile sig_atomic_t *stop)
 	sampler_close(&r->sampler);
 }
 
+/* With --func: traced, only where the calls begin and end. Returns the
+ * exit status. */
+static int record_traced(struct recorder *r, struct options *opts, char *path,
+			 char *target, volatile sig_atomic_t *tick,
+			 volatile sig_atomic_t *stop,
+			 volatile sig_atomic_t *pidvar)
+{
+	char *cmd[] = {target, NULL};
+	struct session s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	s.opts = opts;
+	s.program = path;
+	s.detach_requested = stop;
+	s.tick = tick;
+	s.on_tick = take_sample;
+	s.on_call = on_call;
+	s.hook_arg = r;
+	if (opts->pid) {
+		s.command = cmd;
+		ret = profiler_attach(&s, opts->pid);
+	} else {
+		s.command = opts->argv;
+		ret = profiler_start(&s);
+	}
+	if (ret == 0) {
+		struct process *p = s.procs[0];
+
+		r->acct = s.acct;
+		r->pid = p->target.pid;
+		*pidvar = r->pid;
+		sampler_open(&r->sampler, r->pid);
+		take_sample(r);
+		start_timer(r->interval);
+		ret = profiler_run(&s);
+		stop_timer();
+		*pidvar = 0;
+		sampler_close(&r->sampler);
+		if (ret == 0 && s.status.how == RUN_SIGNALED) {
+			warn_msg("%s killed by signal %d", s.command[0],
+				 s.status.code);
+			ret = 128 + s.status.code;
+		} else if (ret == 0 && s.status.how == RUN_EXITED) {
+			ret = s.status.code;
+		}
+	}
+	profiler_end(&s);
+	return ret;
+}
+
 static const char run_usage[] =
 	"usage: memprof run [--interval SEC] [-C] [-M] [--func NAME ...] "
 	"[-o FILE] [--] PROGRAM [ARGS...]";
@@ -393,56 +444,29 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 	}
 	r.start = unix_now();
 
-	if (opts.nfuncs == 0 && !attach) {
+	if (opts.nfuncs > 0) {
+		ret = record_traced(&r, &opts, path, argv[optind], tick, stop,
+				    pidvar);
+		/* seccomp, yama or no capability: the memory still can be
+		 * sampled from outside */
+		if (ret == EXIT_PTRACE) {
+			warn_msg("%s: sampling its memory without the calls of "
+				 "--func, which need ptrace",
+				 argv[optind]);
+			opts.nfuncs = 0;
+		}
+	}
+	if (opts.nfuncs > 0) {
+		/* recorded */
+	} else if (!attach) {
 		int status = sample_untraced(&r, path, opts.argv, pidvar);
 		ret = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 					  : WEXITSTATUS(status);
 		if (WIFSIGNALED(status))
 			warn_msg("%s killed by signal %d", opts.argv[0],
 				 WTERMSIG(status));
-	} else if (opts.nfuncs == 0) {
-		sample_attached(&r, stop);
 	} else {
-		char *cmd[] = {argv[optind], NULL};
-		struct session s;
-
-		memset(&s, 0, sizeof(s));
-		s.opts = &opts;
-		s.program = path;
-		s.detach_requested = stop;
-		s.tick = tick;
-		s.on_tick = take_sample;
-		s.on_call = on_call;
-		s.hook_arg = &r;
-		if (attach) {
-			s.command = cmd;
-			ret = profiler_attach(&s, opts.pid);
-		} else {
-			s.command = opts.argv;
-			ret = profiler_start(&s);
-		}
-		if (ret == 0) {
-			struct process *p = s.procs[0];
-
-			r.acct = s.acct;
-			r.pid = p->target.pid;
-			*pidvar = r.pid;
-			sampler_open(&r.sampler, r.pid);
-			take_sample(&r);
-			start_timer(r.interval);
-			ret = profiler_run(&s);
-			stop_timer();
-			*pidvar = 0;
-			sampler_close(&r.sampler);
-			if (ret == 0 && s.status.how == RUN_SIGNALED) {
-				warn_msg("%s killed by signal %d", s.command[0],
-					 s.status.code);
-				ret = 128 + s.status.code;
-			} else if (ret == 0 && s.status.how == RUN_EXITED) {
-				ret = s.status.code;
-			}
-		}
-		profiler_end(&s);
+		sample_attached(&r, stop);
 	}
 	if (r.tty)
 		fputs("\r\033[K", stderr);
