@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -360,4 +361,41 @@ void cli_check_traceable(int pid)
 	free(owner);
 	free(me);
 	exit(EXIT_PTRACE);
+}
+
+/* The command line of process PID, for the report. */
+char **cli_command_of(int pid)
+{
+	char path[64], buf[4096];
+	char **argv;
+	size_t n = 0, argc = 0;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0) {
+		argv = xcalloc(2, sizeof(*argv));
+		argv[0] = xasprintf("%d", pid);
+		return argv;
+	}
+	buf[len] = '\0';
+	for (ssize_t i = 0; i < len; i++)
+		argc += buf[i] == '\0';
+	if (buf[len - 1] != '\0')
+		argc++;
+	argv = xcalloc(argc + 1, sizeof(*argv));
+	for (char *p = buf; p < buf + len && n < argc; p += strlen(p) + 1)
+		argv[n++] = xstrdup(p);
+	return argv;
+}
+
+void cli_free_command(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
 }

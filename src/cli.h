@@ -39,6 +39,11 @@ struct option;
  * is no such process. */
 void cli_check_traceable(int pid);
 
+/* The command line of process PID (its pid alone when unreadable), a
+ * NULL-terminated array of new strings; cli_free_command frees it. */
+char **cli_command_of(int pid);
+void cli_free_command(char **argv);
+
 /* A usage error of subcommand CMD ("memprof CMD: MESSAGE (see 'memprof
  * CMD --help')"), exit EXIT_USAGE. */
 void cli_sub_error(const char *cmd, const char *fmt, ...)

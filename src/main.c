@@ -76,43 +76,6 @@ static void arm_duration(double seconds)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
-/* The command line of process PID, for the report. */
-static char **command_of(pid_t pid)
-{
-	char path[64], buf[4096];
-	char **argv;
-	size_t n = 0, argc = 0;
-	ssize_t len;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (len <= 0) {
-		argv = xcalloc(2, sizeof(*argv));
-		argv[0] = xasprintf("%d", pid);
-		return argv;
-	}
-	buf[len] = '\0';
-	for (ssize_t i = 0; i < len; i++)
-		argc += buf[i] == '\0';
-	if (buf[len - 1] != '\0')
-		argc++;
-	argv = xcalloc(argc + 1, sizeof(*argv));
-	for (char *p = buf; p < buf + len && n < argc; p += strlen(p) + 1)
-		argv[n++] = xstrdup(p);
-	return argv;
-}
-
-static void free_command(char **argv)
-{
-	for (size_t i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
-}
-
 /* Keeps memprof, and the program it starts, on the CPU memprof is on: a
  * stop then wakes no other CPU, which costs more than the stop itself on
  * a virtual machine. */
@@ -237,7 +200,7 @@ int main(int argc, char **argv)
 	s.detach_requested = &detach_requested;
 	if (opts.pid) {
 		cli_check_traceable(opts.pid);
-		command = command_of(opts.pid);
+		command = cli_command_of(opts.pid);
 		s.command = command;
 	} else {
 		program = resolve_program(opts.argv[0]);
@@ -267,7 +230,7 @@ int main(int argc, char **argv)
 		profiler_end(&s);
 		output_abandon(&out);
 		free(program);
-		free_command(command);
+		cli_free_command(command);
 		cli_free(&opts);
 		return ret;
 	}
@@ -300,7 +263,7 @@ int main(int argc, char **argv)
 		report_write_stats(stderr, &stats);
 	profiler_end(&s);
 	free(program);
-	free_command(command);
+	cli_free_command(command);
 	cli_free(&opts);
 	return ret;
 }
