@@ -1,5 +1,6 @@
 /* memprof: line-by-line memory of a native program's functions. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -28,6 +30,7 @@ static volatile sig_atomic_t attached;
 static volatile sig_atomic_t detach_requested;
 static volatile sig_atomic_t sample_due;
 static volatile sig_atomic_t recording;
+static volatile sig_atomic_t ticking;
 
 /* A program memprof started gets a signal sent to memprof with kill()
  * too, so that memprof outlives it and writes its report; one from the
@@ -37,7 +40,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	/* memprof run and attach: the sampling timer */
-	if (sig == SIGALRM && recording) {
+	if (sig == SIGALRM && (recording || ticking)) {
 		sample_due = 1;
 		return;
 	}
@@ -64,6 +67,70 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
+}
+
+/* The status line of the table mode, on a terminal. */
+struct progress {
+	struct session *s;
+	double start;
+	bool shown;
+};
+
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The function a thread is in now, innermost first; NULL between calls. */
+static const char *current_function(const struct session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		if (th->depth)
+			return account_func(
+				       s->acct,
+				       (size_t)th->frames[th->depth - 1].func)
+				->name;
+	}
+	return NULL;
+}
+
+/* Every tick: elapsed time, line events, RSS, where the program is; and
+ * --duration, which the tick timer stands in for. */
+static void show_progress(void *arg)
+{
+	struct progress *p = arg;
+	struct session *s = p->s;
+	double elapsed = monotonic_now() - p->start;
+	const char *func = current_function(s);
+	double rss =
+		s->nprocs ? (double)s->procs[0]->sampler.last / 1048576.0 : 0;
+
+	if (s->opts->duration > 0 && elapsed >= s->opts->duration)
+		*s->detach_requested = 1;
+	fprintf(stderr,
+		"\rmemprof: %.1f s, %" PRIu64 " line events, RSS %.1f MiB%s%s "
+		"\033[K",
+		elapsed, account_line_events(s->acct), rss, func ? ", in " : "",
+		func ? func : "");
+	fflush(stderr);
+	p->shown = true;
+}
+
+/* Ticks every SECONDS; 0 stops them. */
+static void arm_ticks(double seconds)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	if (seconds > 0)
+		it.it_interval = timeval_of(seconds);
+	it.it_value = it.it_interval;
+	setitimer(ITIMER_REAL, &it, NULL);
 }
 
 /* --duration: SIGALRM after SECONDS. */
@@ -219,12 +286,33 @@ int main(int argc, char **argv)
 	} else {
 		ret = profiler_start(&s);
 	}
+	/* on a terminal, a status line while it runs */
+	static struct progress progress;
+	bool tty = isatty(STDERR_FILENO) == 1;
 	if (ret == 0) {
 		program_pid = s.procs[0]->target.pid;
-		if (opts.duration > 0)
+		if (tty) {
+			progress =
+				(struct progress){&s, monotonic_now(), false};
+			s.tick = &sample_due;
+			s.on_tick = show_progress;
+			s.hook_arg = &progress;
+			ticking = 1;
+			arm_ticks(0.25);
+		} else if (opts.duration > 0) {
 			arm_duration(opts.duration);
+		}
 		ret = profiler_run(&s);
 		program_pid = 0;
+		if (tty) {
+			arm_ticks(0);
+			ticking = 0;
+		}
+	}
+	/* erased before anything else is said */
+	if (progress.shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
 	}
 	if (ret != 0) {
 		profiler_end(&s);
