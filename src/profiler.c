@@ -1055,11 +1055,8 @@ int profiler_start(struct session *s)
 		if (errno == EPERM || errno == ENOSYS)
 			return program_error(
 				s, EXIT_PTRACE,
-				"cannot trace %s: ptrace is not permitted%s "
-				"(see /proc/sys/kernel/yama/ptrace_scope; in a "
-				"container, seccomp or a missing "
-				"CAP_SYS_PTRACE can forbid it)",
-				"");
+				"cannot trace %s: ptrace is not permitted (%s)",
+				suggest_ptrace_why());
 		return program_error(s, EXIT_PROGRAM, "cannot start %s: %s",
 				     strerror(errno));
 	}
@@ -1098,11 +1095,8 @@ int profiler_attach(struct session *s, pid_t pid)
 			return program_error(
 				s, EXIT_PTRACE,
 				"cannot attach to %s: ptrace is not "
-				"permitted%s (see "
-				"/proc/sys/kernel/yama/ptrace_scope; in a "
-				"container, seccomp or a missing "
-				"CAP_SYS_PTRACE can forbid it)",
-				"");
+				"permitted (%s)",
+				suggest_ptrace_why());
 		return program_error(s, EXIT_PROGRAM, "cannot attach to %s: %s",
 				     strerror(errno));
 	}

@@ -2,6 +2,7 @@
  * (or are contained in it) counted as close. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "suggest.h"
@@ -175,4 +176,33 @@ bool suggest_is_launcher(const char *program)
 			return true;
 	}
 	return false;
+}
+
+const char *suggest_ptrace_why(void)
+{
+	static char why[256];
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	int scope = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &scope) != 1)
+			scope = -1;
+		fclose(f);
+	}
+	if (scope < 0) {
+		snprintf(why, sizeof(why),
+			 "in a container, seccomp or a missing CAP_SYS_PTRACE "
+			 "can forbid it");
+		return why;
+	}
+	snprintf(why, sizeof(why),
+		 "kernel.yama.ptrace_scope is %d%s; in a container, seccomp "
+		 "or a missing CAP_SYS_PTRACE can forbid it too",
+		 scope,
+		 scope >= 3   ? " (no tracing at all until reboot)"
+		 : scope == 2 ? " (only root may trace)"
+		 : scope == 1 ? " (only a parent may trace, or with "
+				"CAP_SYS_PTRACE)"
+			      : "");
+	return why;
 }

@@ -22,4 +22,8 @@ void suggest_free(struct suggest *s);
  * shell, env, timeout, xargs... */
 bool suggest_is_launcher(const char *program);
 
+/* Why ptrace may be refused here, for the message that says it was: Yama's
+ * setting where Yama exists, and what a container can do. */
+const char *suggest_ptrace_why(void);
+
 #endif
