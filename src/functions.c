@@ -383,7 +383,8 @@ int functions_main(int argc, char **argv)
 		free(needed);
 		free(search);
 	}
-	qsort(l.fns, l.n, sizeof(*l.fns), by_module_then_name);
+	if (l.n)
+		qsort(l.fns, l.n, sizeof(*l.fns), by_module_then_name);
 	drop_copies(&l);
 	if (!ret && l.n == 0) {
 		warn_msg("no function in %s%s%s%s", args[0],
