@@ -79,6 +79,8 @@ static void print_help(void)
 	     "it; 2 usage\nerror; 3 the program cannot be profiled; 4 ptrace "
 	     "not permitted;\n5 internal error; 126 not executable; 127 "
 	     "not found.\n\n"
+	     "The functions --func can name: memprof functions PROGRAM "
+	     "[PATTERN].\n"
 	     "Memory over time, as mprof: memprof run|attach|plot|list|peak|"
 	     "rm|clean\n"
 	     "(memprof run --help, memprof plot --help).\n\n"
