@@ -1,4 +1,5 @@
 /* Line accounting: activations per thread, figures per line. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ struct activation {
 	int pid;
 	uint64_t line_peak;	 /* the highest RSS seen while the line ran */
 	uint64_t serial;	 /* tells activations apart, for heap blocks */
+	bool abandoned;		 /* it will not return */
 	struct live_bytes *live; /* heap bytes its lines allocated that are
 				  * still live */
 	size_t nlive;
@@ -30,6 +32,7 @@ struct live_bytes {
  * the thread (callees included, recursion once). */
 struct owner {
 	int func, line;
+	size_t proc; /* index in the function's procs */
 	uint64_t serial;
 };
 
@@ -58,7 +61,8 @@ struct account {
 	size_t nbuckets, nblocks;
 };
 
-static struct line_stats *line_of(struct account *acct, int func, int line);
+static void heap_add(struct account *acct, int func, size_t proc, int line,
+		     size_t field, uint64_t bytes);
 
 struct account *account_new(void)
 {
@@ -246,6 +250,7 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 	act->serial = ++acct->next_serial;
 	act->live = NULL;
 	act->nlive = 0;
+	act->abandoned = false;
 	f->calls++;
 	f->procs[act->proc].calls++;
 }
@@ -280,13 +285,15 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 	int64_t recorded = (int64_t)rss - (int64_t)act->entry_rss;
 
 	end_line(acct, act, rss);
-	/* what its lines allocated and is live still: retained */
-	for (size_t i = 0; i < act->nlive; i++) {
-		struct line_stats *ls =
-			line_of(acct, act->func, act->live[i].line);
-		if (ls)
-			ls->heap_retained += act->live[i].bytes;
+	if (act->abandoned) {
+		acct->funcs[act->func].unfinished++;
+		acct->funcs[act->func].procs[act->proc].unfinished++;
 	}
+	/* what its lines allocated and is live still: retained */
+	for (size_t i = 0; i < act->nlive; i++)
+		heap_add(acct, act->func, act->proc, act->live[i].line,
+			 offsetof(struct line_stats, heap_retained),
+			 act->live[i].bytes);
 	free(act->live);
 	act->live = NULL;
 	act->nlive = 0;
@@ -324,12 +331,21 @@ void account_return(struct account *acct, int tid, uint64_t rss)
 	drop_thread_if_idle(acct, t);
 }
 
+void account_abandon(struct account *acct, int tid)
+{
+	struct thread_stack *t = find_thread(acct, tid);
+
+	for (size_t i = 0; t && i < t->depth; i++)
+		t->acts[i].abandoned = true;
+}
+
 void account_end_thread(struct account *acct, int tid, uint64_t rss)
 {
 	struct thread_stack *t = find_thread(acct, tid);
 
 	if (!t)
 		return;
+	account_abandon(acct, tid);
 	while (t->depth)
 		pop_activation(acct, t, rss);
 	drop_thread_if_idle(acct, t);
@@ -340,6 +356,7 @@ void account_end_all(struct account *acct, uint64_t rss)
 	while (acct->nthreads) {
 		struct thread_stack *t = &acct->threads[acct->nthreads - 1];
 
+		account_abandon(acct, t->tid);
 		while (t->depth)
 			pop_activation(acct, t, rss);
 		drop_thread_if_idle(acct, t);
@@ -432,13 +449,18 @@ static struct activation *find_activation(struct account *acct, int tid,
 	return NULL;
 }
 
-static struct line_stats *line_of(struct account *acct, int func, int line)
+/* Adds BYTES to the heap figure at offset FIELD of LINE of FUNC, in the
+ * function's figures and in process PROC's. */
+static void heap_add(struct account *acct, int func, size_t proc, int line,
+		     size_t field, uint64_t bytes)
 {
 	struct func_stats *f = &acct->funcs[func];
+	size_t i = (size_t)(line - f->first_line);
 
 	if (line < f->first_line || line > f->last_line)
-		return NULL;
-	return &f->lines[line - f->first_line];
+		return;
+	*(uint64_t *)((char *)&f->lines[i] + field) += bytes;
+	*(uint64_t *)((char *)&f->procs[proc].lines[i] + field) += bytes;
 }
 
 /* Calls F for the innermost activation of each function open on T:
@@ -478,16 +500,15 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 	b->tid = tid;
 	b->owners = xcalloc(n, sizeof(*b->owners));
 	for (size_t i = 0; i < n; i++) {
-		struct line_stats *ls =
-			line_of(acct, acts[i]->func, acts[i]->line);
+		struct activation *a = acts[i];
 
-		b->owners[b->nowners++] = (struct owner){
-			acts[i]->func, acts[i]->line, acts[i]->serial};
-		add_live(acts[i], acts[i]->line, (int64_t)size);
-		if (ls) {
-			ls->heap_alloc += size;
-			ls->heap_blocks++;
-		}
+		b->owners[b->nowners++] =
+			(struct owner){a->func, a->line, a->proc, a->serial};
+		add_live(a, a->line, (int64_t)size);
+		heap_add(acct, a->func, a->proc, a->line,
+			 offsetof(struct line_stats, heap_alloc), size);
+		heap_add(acct, a->func, a->proc, a->line,
+			 offsetof(struct line_stats, heap_blocks), 1);
 	}
 	free(acts);
 	if ((acct->nblocks + 1) * 2 > acct->nbuckets)
@@ -510,12 +531,11 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 		struct activation **acts = xcalloc(t->depth, sizeof(*acts));
 		size_t n = innermost_each(t, acts);
 
-		for (size_t i = 0; i < n; i++) {
-			struct line_stats *ls =
-				line_of(acct, acts[i]->func, acts[i]->line);
-			if (ls)
-				ls->heap_freed += b->size;
-		}
+		for (size_t i = 0; i < n; i++)
+			heap_add(acct, acts[i]->func, acts[i]->proc,
+				 acts[i]->line,
+				 offsetof(struct line_stats, heap_freed),
+				 b->size);
 		free(acts);
 	}
 	/* no longer live for the calls that made it */
@@ -533,13 +553,12 @@ void account_heap_leaks(struct account *acct)
 {
 	for (size_t k = 0; k < acct->nbuckets; k++) {
 		for (struct block *b = acct->buckets[k]; b; b = b->next) {
-			for (size_t i = 0; i < b->nowners; i++) {
-				struct line_stats *ls =
-					line_of(acct, b->owners[i].func,
-						b->owners[i].line);
-				if (ls)
-					ls->heap_leaked += b->size;
-			}
+			for (size_t i = 0; i < b->nowners; i++)
+				heap_add(acct, b->owners[i].func,
+					 b->owners[i].proc, b->owners[i].line,
+					 offsetof(struct line_stats,
+						  heap_leaked),
+					 b->size);
 		}
 	}
 }

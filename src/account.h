@@ -26,6 +26,7 @@ struct line_stats {
 struct proc_stats {
 	int pid;
 	uint64_t calls;
+	uint64_t unfinished;
 	int64_t growth;
 	struct line_stats *lines;
 };
@@ -36,6 +37,10 @@ struct func_stats {
 	int first_line; /* the header line (DW_AT_decl_line) */
 	int last_line;
 	uint64_t calls; /* activations entered */
+	/* calls that never returned: still running when the program ended
+	 * (a crash, an exit from a callee), executed another program, or
+	 * was let go; their figures stop there */
+	uint64_t unfinished;
 	/* RSS at return minus RSS at entry, summed over the outermost
 	 * activations: what the increments add up to. */
 	int64_t growth;
@@ -70,6 +75,10 @@ void account_line(struct account *acct, int tid, int line, uint64_t rss);
 void account_peak(struct account *acct, int pid, uint64_t peak);
 /* TID's innermost activation returns. */
 void account_return(struct account *acct, int tid, uint64_t rss);
+/* Marks the activations open on TID as calls that will not return: the
+ * thread is gone, or no longer watched. They still end (and count) as
+ * they are popped. */
+void account_abandon(struct account *acct, int tid);
 /* Ends every activation still open on TID (thread exit, crash), innermost
  * first, as if each returned at RSS. */
 void account_end_thread(struct account *acct, int tid, uint64_t rss);

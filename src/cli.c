@@ -1,8 +1,14 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util.h"
@@ -49,8 +55,9 @@ static void print_help(void)
 	     "      --summary         after the run, the live blocks each "
 	     "function made,\n"
 	     "                        by line and size (implies --heap)\n"
-	     "      --stats           print line events, stops and times "
-	     "after the report\n"
+	     "      --stats           line events, stops and times: after "
+	     "the table, in\n"
+	     "                        the JSON, on standard error with CSV\n"
 	     "      --engine ENGINE   how a thread goes past a breakpoint: "
 	     "copy (default:\n"
 	     "                        runs the instruction out of line) or "
@@ -73,6 +80,8 @@ static void print_help(void)
 	     "it; 2 usage\nerror; 3 the program cannot be profiled; 4 ptrace "
 	     "not permitted;\n5 internal error; 126 not executable; 127 "
 	     "not found.\n\n"
+	     "The functions --func can name: memprof functions PROGRAM "
+	     "[PATTERN].\n"
 	     "Memory over time, as mprof: memprof run|attach|plot|list|peak|"
 	     "rm|clean\n"
 	     "(memprof run --help, memprof plot --help).\n\n"
@@ -200,6 +209,10 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			opts->funcs[opts->nfuncs++] = optarg;
 			break;
 		case 'o':
+			if (!*optarg)
+				usage_error("%s-o needs a file name (- for "
+					    "standard output)",
+					    "");
 			opts->output = optarg;
 			break;
 		case OPT_FORMAT:
@@ -267,4 +280,125 @@ void cli_free(struct options *opts)
 {
 	free(opts->funcs);
 	opts->funcs = NULL;
+}
+
+void cli_sub_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "memprof %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'memprof %s --help')\n", cmd);
+	exit(EXIT_USAGE);
+}
+
+/* The long option ARG names, if it is one of LONGOPTS with value VAL. */
+static bool is_long_option(const char *arg, int val,
+			   const struct option *longopts)
+{
+	size_t len;
+
+	if (strncmp(arg, "--", 2) != 0)
+		return false;
+	arg += 2;
+	len = strcspn(arg, "=");
+	for (const struct option *o = longopts; o && o->name; o++) {
+		if (o->val == val && strncmp(o->name, arg, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+void cli_sub_bad_option(const char *cmd, int c, char **argv,
+			const struct option *longopts)
+{
+	const char *arg = argv[optind - 1];
+	int len = (int)strcspn(arg, "=");
+
+	/* optopt is 0 for an unknown long option, the option's value for a
+	 * known one used wrongly, the letter for a short one */
+	if (optopt == 0 || is_long_option(arg, optopt, longopts)) {
+		if (c == ':')
+			cli_sub_error(cmd, "option %.*s needs a value", len,
+				      arg);
+		if (optopt == 0)
+			cli_sub_error(cmd, "unknown option %.*s", len, arg);
+		cli_sub_error(cmd, "option %.*s takes no value", len, arg);
+	}
+	if (c == ':')
+		cli_sub_error(cmd, "option -%c needs a value", optopt);
+	cli_sub_error(cmd, "unknown option -%c", optopt);
+}
+
+/* The name of user UID, or its number. */
+static char *user_name(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	return pw ? xstrdup(pw->pw_name) : xasprintf("uid %u", (unsigned)uid);
+}
+
+void cli_check_traceable(int pid)
+{
+	char path[64];
+	struct stat st;
+	char *owner, *me;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			die(EXIT_PROGRAM,
+			    "cannot attach to %d: no such process", pid);
+		return;
+	}
+	/* root may trace anyone; ptrace itself says the rest */
+	if (geteuid() == 0 || st.st_uid == geteuid())
+		return;
+	owner = user_name(st.st_uid);
+	me = user_name(geteuid());
+	warn_msg("cannot attach to process %d: it belongs to %s and memprof "
+		 "runs as %s; only its owner or root may trace it",
+		 pid, owner, me);
+	free(owner);
+	free(me);
+	exit(EXIT_PTRACE);
+}
+
+/* The command line of process PID, for the report. */
+char **cli_command_of(int pid)
+{
+	char path[64], buf[4096];
+	char **argv;
+	size_t n = 0, argc = 0;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (len <= 0) {
+		argv = xcalloc(2, sizeof(*argv));
+		argv[0] = xasprintf("%d", pid);
+		return argv;
+	}
+	buf[len] = '\0';
+	for (ssize_t i = 0; i < len; i++)
+		argc += buf[i] == '\0';
+	if (buf[len - 1] != '\0')
+		argc++;
+	argv = xcalloc(argc + 1, sizeof(*argv));
+	for (char *p = buf; p < buf + len && n < argc; p += strlen(p) + 1)
+		argv[n++] = xstrdup(p);
+	return argv;
+}
+
+void cli_free_command(char **argv)
+{
+	for (size_t i = 0; argv && argv[i]; i++)
+		free(argv[i]);
+	free(argv);
 }

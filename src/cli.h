@@ -32,4 +32,27 @@ struct options {
 void cli_parse(int argc, char **argv, struct options *opts);
 void cli_free(struct options *opts);
 
+struct option;
+
+/* Before tracing process PID: exits EXIT_PTRACE saying so when it belongs
+ * to another user (only root may trace it then), EXIT_PROGRAM when there
+ * is no such process. */
+void cli_check_traceable(int pid);
+
+/* The command line of process PID (its pid alone when unreadable), a
+ * NULL-terminated array of new strings; cli_free_command frees it. */
+char **cli_command_of(int pid);
+void cli_free_command(char **argv);
+
+/* A usage error of subcommand CMD ("memprof CMD: MESSAGE (see 'memprof
+ * CMD --help')"), exit EXIT_USAGE. */
+void cli_sub_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* After getopt_long returned C ('?' or ':') for subcommand CMD: names the
+ * option it did not understand, or the one missing its value, and exits
+ * EXIT_USAGE. */
+void cli_sub_bad_option(const char *cmd, int c, char **argv,
+			const struct option *longopts)
+	__attribute__((noreturn));
+
 #endif

@@ -683,6 +683,24 @@ static bool wanted(struct search *s, Dwarf_Die *die, const char *plain,
 	return match;
 }
 
+/* FILE.c:NAME found NAME in another file: that file's spec is the one
+ * meant, more likely than any other name. */
+static void offer_other_file(struct search *s, Dwarf_Die *die,
+			     const char *display)
+{
+	char *decl = decl_path(die);
+	const char *base;
+	char *spec;
+
+	if (!decl)
+		return;
+	base = strrchr(decl, '/') ? strrchr(decl, '/') + 1 : decl;
+	spec = xasprintf("%s:%s", base, display);
+	suggest_offer_exact(s->suggest, spec);
+	free(spec);
+	free(decl);
+}
+
 static int visit_func(Dwarf_Die *die, void *arg)
 {
 	struct search *s = arg;
@@ -705,7 +723,12 @@ static int visit_func(Dwarf_Die *die, void *arg)
 	suggest_offer(s->suggest, name);
 	if (!wanted(s, die, name, &display))
 		return DWARF_CB_OK;
-	if ((s->file && !decl_matches(die, s->file)) || already_found(s, die)) {
+	if (s->file && !decl_matches(die, s->file)) {
+		offer_other_file(s, die, display);
+		free(display);
+		return DWARF_CB_OK;
+	}
+	if (already_found(s, die)) {
 		free(display);
 		return DWARF_CB_OK;
 	}

@@ -1,5 +1,6 @@
 /* memprof: line-by-line memory of a native program's functions. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -8,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "datfiles.h"
+#include "functions.h"
 #include "plot.h"
 #include "record.h"
+#include "output.h"
 #include "profiler.h"
 #include "report.h"
 #include "session.h"
@@ -26,6 +30,7 @@ static volatile sig_atomic_t attached;
 static volatile sig_atomic_t detach_requested;
 static volatile sig_atomic_t sample_due;
 static volatile sig_atomic_t recording;
+static volatile sig_atomic_t ticking;
 
 /* A program memprof started gets a signal sent to memprof with kill()
  * too, so that memprof outlives it and writes its report; one from the
@@ -35,7 +40,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	(void)ctx;
 	/* memprof run and attach: the sampling timer */
-	if (sig == SIGALRM && recording) {
+	if (sig == SIGALRM && (recording || ticking)) {
 		sample_due = 1;
 		return;
 	}
@@ -64,6 +69,70 @@ static void catch_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
+/* The status line of the table mode, on a terminal. */
+struct progress {
+	struct session *s;
+	double start;
+	bool shown;
+};
+
+static double monotonic_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The function a thread is in now, innermost first; NULL between calls. */
+static const char *current_function(const struct session *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		if (th->depth)
+			return account_func(
+				       s->acct,
+				       (size_t)th->frames[th->depth - 1].func)
+				->name;
+	}
+	return NULL;
+}
+
+/* Every tick: elapsed time, line events, RSS, where the program is; and
+ * --duration, which the tick timer stands in for. */
+static void show_progress(void *arg)
+{
+	struct progress *p = arg;
+	struct session *s = p->s;
+	double elapsed = monotonic_now() - p->start;
+	const char *func = current_function(s);
+	double rss =
+		s->nprocs ? (double)s->procs[0]->sampler.last / 1048576.0 : 0;
+
+	if (s->opts->duration > 0 && elapsed >= s->opts->duration)
+		*s->detach_requested = 1;
+	fprintf(stderr,
+		"\rmemprof: %.1f s, %" PRIu64 " line events, RSS %.1f MiB%s%s "
+		"\033[K",
+		elapsed, account_line_events(s->acct), rss, func ? ", in " : "",
+		func ? func : "");
+	fflush(stderr);
+	p->shown = true;
+}
+
+/* Ticks every SECONDS; 0 stops them. */
+static void arm_ticks(double seconds)
+{
+	struct itimerval it;
+
+	memset(&it, 0, sizeof(it));
+	if (seconds > 0)
+		it.it_interval = timeval_of(seconds);
+	it.it_value = it.it_interval;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 /* --duration: SIGALRM after SECONDS. */
 static void arm_duration(double seconds)
 {
@@ -72,43 +141,6 @@ static void arm_duration(double seconds)
 	memset(&it, 0, sizeof(it));
 	it.it_value = timeval_of(seconds);
 	setitimer(ITIMER_REAL, &it, NULL);
-}
-
-/* The command line of process PID, for the report. */
-static char **command_of(pid_t pid)
-{
-	char path[64], buf[4096];
-	char **argv;
-	size_t n = 0, argc = 0;
-	ssize_t len;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
-	if (len <= 0) {
-		argv = xcalloc(2, sizeof(*argv));
-		argv[0] = xasprintf("%d", pid);
-		return argv;
-	}
-	buf[len] = '\0';
-	for (ssize_t i = 0; i < len; i++)
-		argc += buf[i] == '\0';
-	if (buf[len - 1] != '\0')
-		argc++;
-	argv = xcalloc(argc + 1, sizeof(*argv));
-	for (char *p = buf; p < buf + len && n < argc; p += strlen(p) + 1)
-		argv[n++] = xstrdup(p);
-	return argv;
-}
-
-static void free_command(char **argv)
-{
-	for (size_t i = 0; argv && argv[i]; i++)
-		free(argv[i]);
-	free(argv);
 }
 
 /* Keeps memprof, and the program it starts, on the CPU memprof is on: a
@@ -165,78 +197,18 @@ static void check_attached_program(pid_t pid)
 	    why ? why : "no ELF program");
 }
 
-/* The report goes to a temporary file beside -o FILE and is renamed into
- * place whole, so FILE is never half written. A FILE that is not a
- * regular one (/dev/stdout, a pipe, a symbolic link) is written
- * directly. */
-struct output {
-	FILE *stream;
-	char *tmp;
-};
-
-static void open_output(struct output *out, const char *file)
+static struct report_stats stats_of(const struct stats *st)
 {
-	struct stat st;
-	int fd;
-
-	out->stream = stderr;
-	out->tmp = NULL;
-	if (!file || strcmp(file, "/dev/stderr") == 0)
-		return;
-	/* the program's standard output: shared, so never reopened */
-	if (strcmp(file, "-") == 0 || strcmp(file, "/dev/stdout") == 0) {
-		out->stream = stdout;
-		return;
-	}
-	/* a rename would replace a link itself, not what it points to */
-	if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
-		out->stream = fopen(file, "w");
-		if (!out->stream)
-			die(EXIT_USAGE, "cannot write %s: %s", file,
-			    strerror(errno));
-		return;
-	}
-	out->tmp = xasprintf("%s.XXXXXX", file);
-	fd = mkstemp(out->tmp);
-	if (fd < 0 || !(out->stream = fdopen(fd, "w")))
-		die(EXIT_USAGE, "cannot write %s: %s", file, strerror(errno));
-}
-
-static int close_output(struct output *out, const char *file)
-{
-	int ret = 0;
-
-	if (out->stream == stderr || out->stream == stdout)
-		return fflush(out->stream);
-	if (!out->tmp)
-		return fclose(out->stream);
-	if (fclose(out->stream) != 0 || rename(out->tmp, file) != 0) {
-		warn_msg("cannot write %s: %s", file, strerror(errno));
-		unlink(out->tmp);
-		ret = -1;
-	}
-	free(out->tmp);
-	return ret;
-}
-
-static void print_stats(FILE *out, const struct stats *st)
-{
-	double per_event = st->line_events
-				   ? (double)st->stops / (double)st->line_events
-				   : 0.0;
 	double program = st->wall_seconds - st->tracer_seconds;
 
-	fprintf(out,
-		"memprof: %llu line events, %llu ptrace stops (%.2f per line "
-		"event); %.3f s in the tracer, %.3f s in the program\n",
-		(unsigned long long)st->line_events,
-		(unsigned long long)st->stops, per_event, st->tracer_seconds,
-		program > 0 ? program : 0.0);
-	if (st->stepped)
-		fprintf(out,
-			"memprof: %llu stops single-stepped in place (%zu "
-			"breakpoints without an out-of-line copy)\n",
-			(unsigned long long)st->stepped, st->stepped_sites);
+	return (struct report_stats){
+		.line_events = st->line_events,
+		.stops = st->stops,
+		.stepped = st->stepped,
+		.stepped_sites = st->stepped_sites,
+		.tracer_seconds = st->tracer_seconds,
+		.program_seconds = program > 0 ? program : 0.0,
+	};
 }
 
 static int exit_status(const struct session *s)
@@ -261,6 +233,8 @@ static int subcommand(int argc, char **argv)
 {
 	if (strcmp(argv[0], "plot") == 0)
 		return plot_main(argc, argv);
+	if (strcmp(argv[0], "functions") == 0)
+		return functions_main(argc, argv);
 	if (strcmp(argv[0], "run") != 0 && strcmp(argv[0], "attach") != 0)
 		return datfiles_main(argc, argv);
 	recording = 1;
@@ -272,8 +246,9 @@ static int subcommand(int argc, char **argv)
 
 static bool is_subcommand(const char *arg)
 {
-	static const char *const names[] = {"run",  "attach", "plot", "list",
-					    "peak", "rm",     "clean"};
+	static const char *const names[] = {"run",   "attach",	 "plot",
+					    "list",  "peak",	 "rm",
+					    "clean", "functions"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(arg, names[i]) == 0)
@@ -290,7 +265,7 @@ int main(int argc, char **argv)
 	static char *program;
 	static char **command;
 	struct session s;
-	struct output out;
+	static struct output out;
 	int ret;
 
 	if (argc > 1 && is_subcommand(argv[1]))
@@ -301,14 +276,16 @@ int main(int argc, char **argv)
 	s.detach_requested = &detach_requested;
 	if (opts.pid) {
 		check_attached_program(opts.pid);
-		command = command_of(opts.pid);
+		cli_check_traceable(opts.pid);
+		command = cli_command_of(opts.pid);
 		s.command = command;
 	} else {
 		program = resolve_program(opts.argv[0]);
 		s.program = program;
 		s.command = opts.argv;
 	}
-	open_output(&out, opts.output);
+	if (output_open(&out, opts.output) != 0)
+		exit(EXIT_USAGE);
 	catch_signals();
 	if (opts.same_cpu)
 		pin_to_this_cpu();
@@ -319,40 +296,72 @@ int main(int argc, char **argv)
 	} else {
 		ret = profiler_start(&s);
 	}
+	/* on a terminal, a status line while it runs */
+	static struct progress progress;
+	bool tty = isatty(STDERR_FILENO) == 1;
 	if (ret == 0) {
 		program_pid = s.procs[0]->target.pid;
-		if (opts.duration > 0)
+		if (tty) {
+			progress =
+				(struct progress){&s, monotonic_now(), false};
+			s.tick = &sample_due;
+			s.on_tick = show_progress;
+			s.hook_arg = &progress;
+			ticking = 1;
+			arm_ticks(0.25);
+		} else if (opts.duration > 0) {
 			arm_duration(opts.duration);
+		}
 		ret = profiler_run(&s);
 		program_pid = 0;
+		if (tty) {
+			arm_ticks(0);
+			ticking = 0;
+		}
+	}
+	/* erased before anything else is said */
+	if (progress.shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
 	}
 	if (ret != 0) {
 		profiler_end(&s);
-		if (out.tmp)
-			unlink(out.tmp);
-		free(out.tmp);
+		output_abandon(&out);
 		free(program);
-		free_command(command);
+		cli_free_command(command);
 		cli_free(&opts);
 		return ret;
 	}
 
+	struct report_stats stats = stats_of(&s.stats);
 	struct report_options ropts = {.format = opts.format,
 				       .precision = opts.precision,
 				       .peak = s.peak,
 				       .heap = s.heap,
 				       .summary = opts.summary};
-	if (report_write(out.stream, s.acct, &ropts, &s.status, s.command) < 0)
-		warn_msg("cannot write the report: %s", strerror(errno));
-	if (opts.stats)
-		print_stats(out.stream, &s.stats);
-	if (close_output(&out, opts.output) < 0)
-		ret = EXIT_INTERNAL;
-	else
+	/* JSON and CSV are one document each, whatever follows on the same
+	 * stream: the stats go into the JSON, or to standard error; the
+	 * messages on how the program ended come first */
+	bool document = opts.format != REPORT_TEXT;
+	if (document && out.stream == stderr)
 		ret = exit_status(&s);
+	if (opts.stats && opts.format == REPORT_JSON)
+		ropts.stats = &stats;
+	/* only the report's own failures count */
+	clearerr(out.stream);
+	bool unwritten = report_write(out.stream, s.acct, &ropts, &s.status,
+				      s.command) < 0;
+	if (opts.stats && opts.format == REPORT_TEXT)
+		report_write_stats(out.stream, &stats);
+	if (!document || out.stream != stderr)
+		ret = exit_status(&s);
+	if (output_commit(&out) < 0 || unwritten)
+		ret = EXIT_INTERNAL;
+	if (opts.stats && opts.format == REPORT_CSV)
+		report_write_stats(stderr, &stats);
 	profiler_end(&s);
 	free(program);
-	free_command(command);
+	cli_free_command(command);
 	cli_free(&opts);
 	return ret;
 }

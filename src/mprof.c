@@ -1,10 +1,12 @@
 /* mprof's .dat format: reading it strictly, writing it as mprof does. */
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mprof.h"
 #include "util.h"
@@ -200,6 +202,77 @@ bool mprof_peak(const struct mprof_data *d, double *mib, double *time)
 	return true;
 }
 
+double mprof_first_time(const struct mprof_data *d)
+{
+	double t = d->nmem ? d->mem[0].time : 0;
+
+	for (size_t i = 0; i < d->nmem; i++)
+		t = fmin(t, d->mem[i].time);
+	for (size_t i = 0; i < d->ncalls; i++)
+		t = fmin(t, fmin(d->calls[i].start, d->calls[i].end));
+	return t;
+}
+
+/* Sums for a least-squares line, over times relative to t0 (precision). */
+struct fit {
+	double t0, n, st, sm, stt, stm;
+};
+
+static void add_point(struct fit *f, double time, double mib)
+{
+	double t = time - f->t0;
+
+	f->n++;
+	f->st += t;
+	f->sm += mib;
+	f->stt += t * t;
+	f->stm += t * mib;
+}
+
+bool mprof_trend(const struct mprof_data *d, double *a, double *b)
+{
+	struct fit f = {.t0 = mprof_first_time(d)};
+	double den;
+
+	for (size_t i = 0; i < d->nmem; i++)
+		add_point(&f, d->mem[i].time, d->mem[i].mib);
+	for (size_t i = 0; i < d->ncalls; i++) {
+		add_point(&f, d->calls[i].start, d->calls[i].start_mib);
+		add_point(&f, d->calls[i].end, d->calls[i].end_mib);
+	}
+	den = f.n * f.stt - f.st * f.st;
+	if (f.n < 2 || !(fabs(den) > 1e-12 * f.n * f.stt))
+		return false;
+	*a = (f.n * f.stm - f.st * f.sm) / den;
+	*b = (f.sm - *a * f.st) / f.n;
+	return true;
+}
+
+static bool within_call(const struct mprof_data *d, const char *func, double t)
+{
+	for (size_t i = 0; i < d->ncalls; i++) {
+		const struct mprof_call *c = &d->calls[i];
+
+		if (strcmp(c->name, func) == 0 && c->start <= t && t <= c->end)
+			return true;
+	}
+	return false;
+}
+
+bool mprof_peak_in(const struct mprof_data *d, const char *func, double *mib)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < d->nmem; i++) {
+		if (!within_call(d, func, d->mem[i].time) ||
+		    (found && d->mem[i].mib <= *mib))
+			continue;
+		*mib = d->mem[i].mib;
+		found = true;
+	}
+	return found;
+}
+
 void mprof_write_cmdline(FILE *out, char *const argv[])
 {
 	fputs("CMDLINE", out);
@@ -235,7 +308,8 @@ size_t mprof_list(char ***names)
 	size_t n = 0;
 
 	*names = NULL;
-	if (glob("mprofile_??????????????.dat", 0, NULL, &g) != 0)
+	/* with _N: a second run in the same second */
+	if (glob("mprofile_??????????????*.dat", 0, NULL, &g) != 0)
 		return 0;
 	/* glob sorts: the timestamp in the name orders them by age */
 	*names = xcalloc(g.gl_pathc + 1, sizeof(**names));
@@ -245,7 +319,7 @@ size_t mprof_list(char ***names)
 	return n;
 }
 
-char *mprof_default_name(void)
+FILE *mprof_create_default(char **name)
 {
 	char stamp[32];
 	time_t now = time(NULL);
@@ -253,5 +327,26 @@ char *mprof_default_name(void)
 
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-	return xasprintf("mprofile_%s.dat", stamp);
+	for (int n = 1; n < 1000; n++) {
+		int fd;
+		FILE *f;
+
+		*name = n == 1 ? xasprintf("mprofile_%s.dat", stamp)
+			       : xasprintf("mprofile_%s_%d.dat", stamp, n);
+		/* never another run's file */
+		fd = open(*name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0 && (f = fdopen(fd, "w")))
+			return f;
+		if (fd >= 0) {
+			close(fd);
+			unlink(*name);
+			return NULL;
+		}
+		if (errno != EEXIST)
+			return NULL;
+		free(*name);
+		*name = NULL;
+	}
+	errno = EEXIST;
+	return NULL;
 }

@@ -47,6 +47,16 @@ void mprof_free(struct mprof_data *d);
 
 /* The highest MEM figure (MiB), and when; false when there is none. */
 bool mprof_peak(const struct mprof_data *d, double *mib, double *time);
+/* The highest MEM figure within the calls of FUNC (as mprof peak --func);
+ * false when FUNC has no call or no sample falls within one. */
+bool mprof_peak_in(const struct mprof_data *d, const char *func, double *mib);
+
+/* The least-squares line through the MEM samples and both ends of each
+ * call (what mprof plot --slope fits): MiB = A * t + B, t in seconds from
+ * mprof_first_time(D). False with fewer than two distinct times. */
+bool mprof_trend(const struct mprof_data *d, double *a, double *b);
+/* The earliest time of D's MEM samples and calls. */
+double mprof_first_time(const struct mprof_data *d);
 
 /* Lines as mprof writes them. */
 void mprof_write_cmdline(FILE *out, char *const argv[]);
@@ -56,9 +66,11 @@ void mprof_write_func(FILE *out, const char *name, double start_mib,
 		      double start, double end_mib, double end, int level);
 
 /* The .dat files in the current directory, oldest first, as mprof lists
- * them (mprofile_YYYYmmddHHMMSS.dat). */
+ * them (mprofile_YYYYmmddHHMMSS.dat, and _N.dat after a name taken). */
 size_t mprof_list(char ***names);
-/* "mprofile_YYYYmmddHHMMSS.dat" for now, as a new string. */
-char *mprof_default_name(void);
+/* Creates mprofile_YYYYmmddHHMMSS.dat for now, or with _2, _3... when
+ * another run of the same second has that name: never an existing file.
+ * Its name in *NAME (a new string); NULL with errno when it cannot. */
+FILE *mprof_create_default(char **name);
 
 #endif

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "cli.h"
 #include "mprof.h"
 #include "plot.h"
 #include "util.h"
@@ -28,6 +30,7 @@ struct plot_options {
 	bool window;
 	double from, to; /* --window, seconds */
 	bool flame, slope;
+	bool no_calls; /* -n: no brackets */
 };
 
 /* A label drawn, kept for the text layer of an SVG. */
@@ -175,59 +178,162 @@ static void polyline(struct canvas *c, const struct mprof_sample *v, size_t n,
 	cairo_set_dash(cr, dash, 0, 0);
 }
 
-/* Each call as a bracket from its start to its end at its memory, the
- * function's name above; with --flame, stacked bars by level. */
+/* A label for one call, or for a run of calls of one function too close
+ * to label one by one. */
+struct call_label {
+	const char *name;
+	double x, y, right; /* where it goes; its right edge */
+	size_t count;
+	double seconds; /* the calls' time, together */
+};
+
+static int by_start(const void *pa, const void *pb)
+{
+	const struct mprof_call *a = *(const struct mprof_call *const *)pa;
+	const struct mprof_call *b = *(const struct mprof_call *const *)pb;
+
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	return a->level - b->level;
+}
+
+/* Lanes: a call that overlaps another of the same level in time ran in
+ * another thread (the file does not say which); each gets a lane of its
+ * own, the first free one. LANE[i] is for SORTED[i]. */
+static void assign_lanes(const struct mprof_call **sorted, size_t n, int *lane)
+{
+	for (size_t i = 0; i < n; i++) {
+		lane[i] = 0;
+		for (bool busy = true; busy;) {
+			busy = false;
+			for (size_t j = 0; j < i && !busy; j++)
+				busy = lane[j] == lane[i] &&
+				       sorted[j]->level == sorted[i]->level &&
+				       sorted[j]->end > sorted[i]->start;
+			if (busy)
+				lane[i]++;
+		}
+	}
+}
+
+static double text_width(struct canvas *c, double size, const char *s)
+{
+	cairo_text_extents_t ext;
+
+	cairo_set_font_size(c->cr, size);
+	cairo_text_extents(c->cr, s, &ext);
+	return ext.x_advance;
+}
+
+static void label_text(char *buf, size_t size, const struct call_label *l)
+{
+	if (l->count == 1)
+		snprintf(buf, size, "%s %.3fs", l->name, l->seconds);
+	else
+		snprintf(buf, size, "%s \u00d7%zu %.3fs", l->name, l->count,
+			 l->seconds);
+}
+
+/* Each call as a bracket from its start to its end at its memory, its
+ * function and duration above it (as mprof's legend: "f 0.325s"); calls
+ * too close to be labelled one by one share one label ("f x12 0.480s":
+ * how many, their time together); with --flame, stacked bars by level. */
 static void calls(struct canvas *c, const struct mprof_data *d, double t0,
 		  const struct plot_options *o)
 {
 	cairo_t *cr = c->cr;
+	const struct mprof_call **sorted;
+	struct call_label *labels;
+	size_t nlabels = 0;
+	int *lane;
+	char buf[512];
 
+	if (d->ncalls == 0)
+		return;
+	sorted = xcalloc(d->ncalls, sizeof(*sorted));
+	lane = xcalloc(d->ncalls, sizeof(*lane));
+	labels = xcalloc(d->ncalls, sizeof(*labels));
+	for (size_t i = 0; i < d->ncalls; i++)
+		sorted[i] = &d->calls[i];
+	qsort(sorted, d->ncalls, sizeof(*sorted), by_start);
+	assign_lanes(sorted, d->ncalls, lane);
 	for (size_t i = 0; i < d->ncalls; i++) {
-		const struct mprof_call *k = &d->calls[i];
+		const struct mprof_call *k = sorted[i];
 		double x0 = x_of(c, k->start - t0), x1 = x_of(c, k->end - t0);
 		size_t color = 2 + (size_t)k->level;
+		int row = k->level + lane[i];
+		double lx, ly;
 
 		if (x1 - x0 < 2)
 			x1 = x0 + 2;
 		if (o->flame) {
-			double h = 14, y = HEIGHT - BOTTOM - (k->level + 1) * h;
+			double h = 14, y = HEIGHT - BOTTOM - (row + 1) * h;
 			set_color(cr, color, 0.35);
 			cairo_rectangle(cr, x0, y, x1 - x0, h - 1);
 			cairo_fill(cr);
-			cairo_set_source_rgb(cr, 0, 0, 0);
-			text(c, x0 + 2, y + 10, 9, 0, k->name);
+			lx = x0 + 2;
+			ly = y + 10;
+		} else {
+			double ylo = y_of(c, fmin(k->start_mib, k->end_mib));
+			double yhi = y_of(c, fmax(k->start_mib, k->end_mib)) -
+				     6 - 14 * lane[i];
+			set_color(cr, color, 0.9);
+			cairo_set_line_width(cr, 1.5);
+			cairo_move_to(cr, x0, ylo);
+			cairo_line_to(cr, x0, yhi);
+			cairo_line_to(cr, x1, yhi);
+			cairo_line_to(cr, x1, y_of(c, k->end_mib));
+			cairo_stroke(cr);
+			lx = x0 + 2;
+			ly = yhi - 3;
+		}
+		/* the row's last label, if this one would overlap it: the
+		 * same function's counts one more call; another's goes
+		 * without a label */
+		struct call_label *last = NULL;
+		for (size_t j = nlabels; j-- > 0 && !last;) {
+			if (fabs(labels[j].y - ly) < 12)
+				last = &labels[j];
+		}
+		if (last && lx < last->right + 4) {
+			if (strcmp(last->name, k->name) != 0)
+				continue;
+			last->count++;
+			last->seconds += k->end - k->start;
+			label_text(buf, sizeof(buf), last);
+			last->right =
+				last->x + text_width(c, o->flame ? 9 : 10, buf);
 			continue;
 		}
-		double ylo = y_of(c, fmin(k->start_mib, k->end_mib));
-		double yhi = y_of(c, fmax(k->start_mib, k->end_mib)) - 6;
-		set_color(cr, color, 0.9);
-		cairo_set_line_width(cr, 1.5);
-		cairo_move_to(cr, x0, ylo);
-		cairo_line_to(cr, x0, yhi);
-		cairo_line_to(cr, x1, yhi);
-		cairo_line_to(cr, x1, y_of(c, k->end_mib));
-		cairo_stroke(cr);
-		text(c, x0 + 2, yhi - 3, 10, 0, k->name);
+		labels[nlabels] = (struct call_label){
+			k->name, lx, ly, 0, 1, k->end - k->start};
+		label_text(buf, sizeof(buf), &labels[nlabels]);
+		labels[nlabels].right =
+			lx + text_width(c, o->flame ? 9 : 10, buf);
+		nlabels++;
 	}
+	cairo_set_source_rgb(cr, 0, 0, 0);
+	for (size_t i = 0; i < nlabels; i++) {
+		label_text(buf, sizeof(buf), &labels[i]);
+		text(c, labels[i].x, labels[i].y, o->flame ? 9 : 10, 0, buf);
+	}
+	free(labels);
+	free(lane);
+	free(sorted);
 }
 
-/* Least squares over MEM: the slope in MiB/s, drawn across the plot. */
+/* The trend as mprof fits it (numpy's polyfit of degree 1 over the MEM
+ * samples and each call's two ends), drawn across the plot; its slope in
+ * MiB/s. */
 static double slope(struct canvas *c, const struct mprof_data *d, double t0,
 		    size_t color)
 {
-	double st = 0, sm = 0, stt = 0, stm = 0, n = (double)d->nmem, a, b;
+	double a, b;
 
-	for (size_t i = 0; i < d->nmem; i++) {
-		double t = d->mem[i].time - t0, m = d->mem[i].mib;
-		st += t;
-		sm += m;
-		stt += t * t;
-		stm += t * m;
-	}
-	if (d->nmem < 2 || n * stt - st * st == 0)
+	if (!mprof_trend(d, &a, &b))
 		return 0;
-	a = (n * stm - st * sm) / (n * stt - st * st);
-	b = (sm - a * st) / n;
+	/* mprof_trend's time is from the file's first time; ours, T0 */
+	b += a * (mprof_first_time(d) - t0);
 	set_color(c->cr, color, 0.6);
 	cairo_set_line_width(c->cr, 1);
 	cairo_move_to(c->cr, x_of(c, c->t0), y_of(c, b + a * c->t0));
@@ -260,7 +366,8 @@ static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
 			polyline(c, d->children[k].samples, d->children[k].n,
 				 t0, color + 1 + k, 1, true);
 		polyline(c, d->mem, d->nmem, t0, color, 2, false);
-		calls(c, d, t0, o);
+		if (!o->no_calls)
+			calls(c, d, t0, o);
 		/* the peak: a dashed line and a mark */
 		mprof_peak(d, &peak, &when);
 		set_color(cr, color, 0.8);
@@ -284,7 +391,7 @@ static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
 		/* the legend */
 		double rate = o->slope ? slope(c, d, t0, color) : 0;
 		if (o->slope)
-			snprintf(buf, sizeof(buf), "%s (%.3f MiB/s)",
+			snprintf(buf, sizeof(buf), "%s slope %.5f MiB/s",
 				 base_name(d->path), rate);
 		else
 			snprintf(buf, sizeof(buf), "%s", base_name(d->path));
@@ -295,10 +402,16 @@ static void draw(struct canvas *c, struct mprof_data **files, size_t nfiles,
 		text(c, WIDTH - RIGHT - 236, legend_y - 4, 11, 0, buf);
 		legend_y += 16;
 		for (size_t k = 0; k < d->nchildren; k++) {
+			/* as the child's line: dashed, thin */
+			static const double dash[] = {6, 4};
 			set_color(cr, color + 1 + k, 1);
-			cairo_rectangle(cr, WIDTH - RIGHT - 260, legend_y - 9,
-					18, 2);
-			cairo_fill(cr);
+			cairo_set_line_width(cr, 1);
+			cairo_set_dash(cr, dash, 2, 0);
+			cairo_move_to(cr, WIDTH - RIGHT - 260, legend_y - 8);
+			cairo_line_to(cr, WIDTH - RIGHT - 236 - 4,
+				      legend_y - 8);
+			cairo_stroke(cr);
+			cairo_set_dash(cr, dash, 0, 0);
 			cairo_set_source_rgb(cr, 0, 0, 0);
 			snprintf(buf, sizeof(buf), "child %s",
 				 d->children[k].name);
@@ -348,7 +461,14 @@ static bool ends_with(const char *s, const char *suffix)
 {
 	size_t ls = strlen(s), lx = strlen(suffix);
 
-	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+	return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
+}
+
+/* Whether cairo here can write PATH, by its extension. */
+static bool writable_format(const char *path)
+{
+	return ends_with(path, ".png") || ends_with(path, ".svg") ||
+	       ends_with(path, ".pdf");
 }
 
 static void xml_escaped(FILE *out, const char *s)
@@ -446,12 +566,34 @@ static int render(const char *path, struct mprof_data **files, size_t n,
 
 static const char plot_usage[] =
 	"usage: memprof plot [FILE.dat ...] [-o OUT.png|OUT.svg|OUT.pdf] "
-	"[--title T] [--window A,B] [--flame] [--slope]";
+	"[--title T] [--window A,B] [--flame] [--slope] [-n]";
 
 static void __attribute__((noreturn)) plot_usage_error(const char *what)
 {
-	fprintf(stderr, "memprof: %s\n%s\n", what, plot_usage);
-	exit(EXIT_USAGE);
+	cli_sub_error("plot", "%s", what);
+}
+
+static void __attribute__((noreturn)) print_plot_help(void)
+{
+	printf("%s\n\n", plot_usage);
+	puts("Plots memory over time from .dat files (the newest here by "
+	     "default), each\ncall of a --func function as a labelled "
+	     "bracket, the peak marked.\n\n"
+	     "  -o, --output OUT     the image: .png, .svg or .pdf (default: "
+	     "the first\n"
+	     "                       file's name with .png)\n"
+	     "  -t, --title T        the title (default: the command "
+	     "recorded)\n"
+	     "  -w, --window A,B     only the seconds A to B from the "
+	     "start\n"
+	     "  -f, --flame          each call as a block, nested calls "
+	     "stacked\n"
+	     "  -s, --slope          a straight line fitted to the memory, "
+	     "its slope in\n"
+	     "                       MiB/s in the legend (as mprof fits it)\n"
+	     "  -n, --no-function-ts no brackets for the calls\n"
+	     "  -h, --help           show this help");
+	exit(0);
 }
 
 int plot_main(int argc, char **argv)
@@ -462,6 +604,7 @@ int plot_main(int argc, char **argv)
 		{"window", required_argument, NULL, 'w'},
 		{"flame", no_argument, NULL, 'f'},
 		{"slope", no_argument, NULL, 's'},
+		{"no-function-ts", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -473,7 +616,7 @@ int plot_main(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":o:t:w:fsh", longopts, NULL)) !=
+	while ((c = getopt_long(argc, argv, ":o:t:w:fsnh", longopts, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'o':
@@ -495,19 +638,20 @@ int plot_main(int argc, char **argv)
 		case 's':
 			o.slope = true;
 			break;
+		case 'n':
+			o.no_calls = true;
+			break;
 		case 'h':
-			printf("%s\n\nPlots memory over time from .dat files "
-			       "(the newest here by default),\neach call of "
-			       "a --func function as a labelled bracket, the "
-			       "peak marked.\n",
-			       plot_usage);
-			exit(0);
-		case ':':
-			plot_usage_error("an option needs a value");
+			print_plot_help();
 		default:
-			plot_usage_error("unknown option");
+			cli_sub_bad_option("plot", c, argv, longopts);
 		}
 	}
+	if (o.output && !writable_format(o.output))
+		cli_sub_error("plot",
+			      "cannot write '%s': give OUT.png, OUT.svg or "
+			      "OUT.pdf",
+			      o.output);
 	if (optind == argc) {
 		nnames = mprof_list(&names);
 		if (nnames == 0)
@@ -547,6 +691,8 @@ int plot_main(int argc, char **argv)
 						: base_name(files[0]->path));
 		if (render(o.output, files, nfiles, &o) < 0)
 			ret = EXIT_INTERNAL;
+		else
+			printf("wrote %s\n", o.output);
 	}
 	for (size_t i = 0; i < nfiles; i++)
 		mprof_free(files[i]);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "profiler.h"
+#include "suggest.h"
 #include "util.h"
 
 static bool frees(int kind);
@@ -292,6 +293,12 @@ static int report_missing(struct session *s, const char *spec,
 				 spec, s->command[0]);
 		break;
 	}
+	/* memprof run has no -f */
+	if (res != DI_INLINED && !s->opts->follow_forks &&
+	    !s->opts->calls_only && suggest_is_launcher(s->command[0]))
+		warn_msg("hint: %s starts other programs: to profile the one "
+			 "it starts, add -f",
+			 s->command[0]);
 	return EXIT_PROGRAM;
 }
 
@@ -510,6 +517,7 @@ static void pop_dead_frames(struct session *s, struct thread *th, uint64_t sp,
 /* A thread ends: its open activations end with it. */
 static void thread_end(struct session *s, struct thread *th, uint64_t rss)
 {
+	account_abandon(s->acct, th->tid);
 	while (th->depth)
 		pop_frame(s, th, rss);
 	free(th->frames);
@@ -1062,17 +1070,6 @@ static void start_clock(struct session *s)
 	s->stats.wall_seconds = now();
 }
 
-/* Where ptrace can be forbidden: Yama is named only where it exists. */
-static const char *ptrace_hint(void)
-{
-	if (access("/proc/sys/kernel/yama/ptrace_scope", F_OK) == 0)
-		return " (see /proc/sys/kernel/yama/ptrace_scope; in a "
-		       "container, seccomp or a missing CAP_SYS_PTRACE can "
-		       "forbid it)";
-	return " (in a container, seccomp or a missing CAP_SYS_PTRACE can "
-	       "forbid it)";
-}
-
 int profiler_start(struct session *s)
 {
 	struct process *p;
@@ -1083,10 +1080,10 @@ int profiler_start(struct session *s)
 	s->heap = s->opts->heap;
 	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
 		if (errno == EPERM || errno == ENOSYS)
-			return program_error(s, EXIT_PTRACE,
-					     "cannot trace %s: ptrace is not "
-					     "permitted%s",
-					     ptrace_hint());
+			return program_error(
+				s, EXIT_PTRACE,
+				"cannot trace %s: ptrace is not permitted (%s)",
+				suggest_ptrace_why());
 		return program_error(s, EXIT_PROGRAM, "cannot start %s: %s",
 				     strerror(errno));
 	}
@@ -1122,8 +1119,8 @@ static int attach_error(pid_t pid)
 		return status;
 	}
 	if (err == EPERM) {
-		warn_msg("cannot attach to %d: ptrace is not permitted%s", pid,
-			 ptrace_hint());
+		warn_msg("cannot attach to %d: ptrace is not permitted (%s)",
+			 pid, suggest_ptrace_why());
 		return EXIT_PTRACE;
 	}
 	warn_msg("cannot attach to %d: %s", pid, strerror(err));

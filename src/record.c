@@ -3,16 +3,20 @@
  * where the functions' calls begin and end. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "mprof.h"
+#include "output.h"
 #include "profiler.h"
 #include "record.h"
 #include "util.h"
@@ -33,6 +37,10 @@ struct recorder {
 	pid_t pid;
 	struct sampler sampler;
 	double start, peak;
+	char *const *cmdline;	     /* for CMDLINE */
+	size_t written;		     /* MEM and FUNC lines */
+	double timeout;		     /* -t: 0 for none */
+	volatile sig_atomic_t *stop; /* set when the timeout is over */
 	const struct account *acct;
 	struct open_call *calls;
 	size_t ncalls;
@@ -125,6 +133,66 @@ static size_t descendants(pid_t root, pid_t **kids)
 	return nk;
 }
 
+/* The name of process PID as ps shows it (its comm, or the file name of
+ * its argv[0] when the comm is cut short), in BUF. */
+static bool process_name(pid_t pid, char *buf, size_t size)
+{
+	char path[64], cmd[4096];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strlen(buf) < 15)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	n = fread(cmd, 1, sizeof(cmd) - 1, f);
+	fclose(f);
+	cmd[n] = '\0';
+	if (n > 0) {
+		const char *base =
+			strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+		size_t len = strlen(base) < size - 1 ? strlen(base) : size - 1;
+
+		memcpy(buf, base, len);
+		buf[len] = '\0';
+	}
+	return true;
+}
+
+/* As mprof attach NAME: the first process (lowest id) whose name has
+ * NAME in it, memprof aside; exits when there is none. */
+static pid_t process_named(const char *name)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+	char buf[256];
+
+	while (proc && (de = readdir(proc))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid() || (found && pid > found) ||
+		    !process_name(pid, buf, sizeof(buf)) || !strstr(buf, name))
+			continue;
+		found = pid;
+	}
+	if (proc)
+		closedir(proc);
+	if (!found)
+		die(EXIT_PROGRAM, "no process named %s", name);
+	return found;
+}
+
 static void status_line(struct recorder *r, double now, double mib)
 {
 	if (!r->tty)
@@ -153,10 +221,16 @@ static void take_sample(void *arg)
 			mib += kid;
 	}
 	free(kids);
-	mprof_write_mem(r->out, mib, now);
+	/* no memory at all: a zombie, or gone; mprof writes no sample */
+	if (mib > 0) {
+		mprof_write_mem(r->out, mib, now);
+		r->written++;
+	}
 	if (mib > r->peak)
 		r->peak = mib;
 	status_line(r, now, mib);
+	if (r->timeout > 0 && now - r->start >= r->timeout)
+		*r->stop = 1;
 }
 
 /* A profiled function's call begins or ends: FUNC at its end. */
@@ -168,6 +242,7 @@ static void on_call(void *arg, int tid, int func, bool entering, size_t depth,
 
 	/* a sample at each boundary too: short calls still show */
 	mprof_write_mem(r->out, mib, now);
+	r->written++;
 	if (mib > r->peak)
 		r->peak = mib;
 	if (entering) {
@@ -208,13 +283,46 @@ static void stop_timer(void)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/* The program runs (or is met): the file gets its first line. */
+static void begin_file(struct recorder *r)
+{
+	struct stat st;
+
+	/* a pipe or a terminal has nothing to empty */
+	if (fstat(fileno(r->out), &st) == 0 && S_ISREG(st.st_mode) &&
+	    ftruncate(fileno(r->out), 0) != 0)
+		warn_msg("cannot empty the .dat file: %s", strerror(errno));
+	mprof_write_cmdline(r->out, r->cmdline);
+	r->start = unix_now();
+}
+
+/* -o FILE: opened without emptying it; *CREATED when it is new. */
+static FILE *open_dat(const char *path, bool *created)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	FILE *f;
+
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
 /* Without --func: the program runs untraced; RSS every interval until
  * it ends. Returns its wait status. */
 static int sample_untraced(struct recorder *r, const char *path,
 			   char *const argv[], volatile sig_atomic_t *pidvar)
 {
 	int status = 0;
-	pid_t pid = fork();
+	pid_t pid;
+
+	begin_file(r);
+	pid = fork();
 
 	if (pid < 0)
 		die(EXIT_PROGRAM, "cannot start %s: %s", argv[0],
@@ -231,9 +339,14 @@ static int sample_untraced(struct recorder *r, const char *path,
 			(time_t)r->interval,
 			(long)((r->interval - (double)(time_t)r->interval) *
 			       1e9)};
-		take_sample(r);
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
+		take_sample(r);
+		/* -t: the program goes on, unwatched */
+		if (*r->stop) {
+			status = 0;
+			break;
+		}
 		nanosleep(&ts, NULL);
 	}
 	*pidvar = 0;
@@ -244,6 +357,7 @@ static int sample_untraced(struct recorder *r, const char *path,
 /* memprof attach PID without --func: until the process ends or STOP. */
 static void sample_attached(struct recorder *r, volatile sig_atomic_t *stop)
 {
+	begin_file(r);
 	sampler_open(&r->sampler, r->pid);
 	while (!*stop && kill(r->pid, 0) == 0) {
 		struct timespec ts = {
@@ -262,25 +376,97 @@ static void sample_attached(struct recorder *r, volatile sig_atomic_t *stop)
 	sampler_close(&r->sampler);
 }
 
-static const char record_usage[] =
-	"usage: memprof run [--interval SEC] [-C] [-M] [--func NAME ...] "
-	"[-o FILE] [--] PROGRAM [ARGS...]\n"
-	"       memprof attach [--interval SEC] [-C] [-M] [--func NAME ...] "
-	"[-o FILE] PID";
-
-static void __attribute__((noreturn)) record_usage_error(const char *what)
+/* With --func: traced, only where the calls begin and end. Returns the
+ * exit status; *STARTED tells whether the program ran (or was met). */
+static int record_traced(struct recorder *r, struct options *opts, char *path,
+			 char *target, volatile sig_atomic_t *tick,
+			 volatile sig_atomic_t *stop,
+			 volatile sig_atomic_t *pidvar, bool *started)
 {
-	fprintf(stderr, "memprof: %s\n%s\n", what, record_usage);
-	exit(EXIT_USAGE);
+	char *cmd[] = {target, NULL};
+	struct session s;
+	int ret;
+
+	memset(&s, 0, sizeof(s));
+	s.opts = opts;
+	s.program = path;
+	s.detach_requested = stop;
+	s.tick = tick;
+	s.on_tick = take_sample;
+	s.on_call = on_call;
+	s.hook_arg = r;
+	if (opts->pid) {
+		s.command = cmd;
+		ret = profiler_attach(&s, opts->pid);
+	} else {
+		s.command = opts->argv;
+		ret = profiler_start(&s);
+	}
+	*started = ret == 0;
+	if (ret == 0) {
+		struct process *p = s.procs[0];
+
+		begin_file(r);
+		r->acct = s.acct;
+		r->pid = p->target.pid;
+		*pidvar = r->pid;
+		sampler_open(&r->sampler, r->pid);
+		take_sample(r);
+		start_timer(r->interval);
+		ret = profiler_run(&s);
+		stop_timer();
+		/* memprof failed at the first stops (a function not found):
+		 * the program never ran */
+		if (ret != 0 && r->written <= 1)
+			*started = false;
+		*pidvar = 0;
+		sampler_close(&r->sampler);
+		if (ret == 0 && s.status.how == RUN_SIGNALED) {
+			warn_msg("%s killed by signal %d", s.command[0],
+				 s.status.code);
+			ret = 128 + s.status.code;
+		} else if (ret == 0 && s.status.how == RUN_EXITED) {
+			ret = s.status.code;
+		}
+	}
+	profiler_end(&s);
+	return ret;
 }
 
-static void print_record_help(void)
+static const char run_usage[] =
+	"usage: memprof run [--interval SEC] [-t SEC] [-C] [-M] "
+	"[--func NAME ...] "
+	"[-o FILE] [--] PROGRAM [ARGS...]";
+static const char attach_usage[] =
+	"usage: memprof attach [--interval SEC] [-t SEC] [-C] [-M] "
+	"[--func NAME ...] [-o FILE] PID|NAME";
+
+static void __attribute__((noreturn))
+record_usage_error(const char *cmd, const char *what)
 {
-	printf("%s\n\n", record_usage);
-	puts("Samples the resident memory of PROGRAM (or of the running "
-	     "process PID)\nover time and writes it in mprof's .dat format, "
-	     "for 'memprof plot' or\nmprof's own plot.\n\n"
-	     "  -i, --interval SEC        time between samples (default 0.1)\n"
+	cli_sub_error(cmd, "%s", what);
+}
+
+static void print_record_help(bool attach)
+{
+	printf("%s\n\n", attach ? attach_usage : run_usage);
+	if (attach)
+		puts("Samples the resident memory of the running process PID "
+		     "over time, until\nit ends or Ctrl-C (it goes on), and "
+		     "writes it in mprof's .dat format,\nfor 'memprof plot' "
+		     "or mprof's own plot. NAME: the first process whose\n"
+		     "name contains it.\n");
+	else
+		puts("Runs PROGRAM, samples its resident memory over time and "
+		     "writes it in\nmprof's .dat format, for 'memprof plot' or "
+		     "mprof's own plot.\n");
+	puts("  -i, -T, --interval SEC    time between samples (default 0.1)\n"
+	     "  -t, --timeout SEC         stop recording after SEC seconds; "
+	     "the program\n"
+	     "                            goes on\n"
+	     "  -E, --exit-code           accepted, as mprof's (the status "
+	     "always\n"
+	     "                            passes through)\n"
 	     "  -C, --include-children    add the memory of child processes\n"
 	     "  -M, --multiprocess        a CHLD series for each child "
 	     "process\n"
@@ -295,6 +481,8 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 {
 	static const struct option longopts[] = {
 		{"interval", required_argument, NULL, 'i'},
+		{"timeout", required_argument, NULL, 't'},
+		{"exit-code", no_argument, NULL, 'E'},
 		{"include-children", no_argument, NULL, 'C'},
 		{"multiprocess", no_argument, NULL, 'M'},
 		{"func", required_argument, NULL, 'F'},
@@ -303,7 +491,8 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 		{NULL, 0, NULL, 0},
 	};
 	bool attach = strcmp(argv[0], "attach") == 0;
-	struct recorder r = {.interval = 0.1, .tty = isatty(2) == 1};
+	struct recorder r = {
+		.interval = 0.1, .tty = isatty(2) == 1, .stop = stop};
 	static struct options opts;
 	static char *output, *path;
 	int c, ret = 0;
@@ -313,17 +502,28 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 	opts.calls_only = true;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:i:CMo:h", longopts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "+:i:T:t:ECMo:h", longopts,
+				NULL)) != -1) {
 		char *end;
 
 		switch (c) {
 		case 'i':
+		case 'T': /* mprof's name for it */
 			r.interval = strtod(optarg, &end);
 			if (*end || !(r.interval > 0) || r.interval > 3600)
 				record_usage_error(
-					"bad interval: give seconds, "
-					"more than 0");
+					argv[0], "bad interval: give seconds, "
+						 "more than 0");
+			break;
+		case 't':
+			r.timeout = strtod(optarg, &end);
+			if (*end || !(r.timeout > 0) || r.timeout > 1e9)
+				record_usage_error(argv[0],
+						   "bad timeout: give seconds, "
+						   "more than 0");
+			break;
+		case 'E':
+			/* mprof's -E: the status always passes through */
 			break;
 		case 'C':
 			r.children = true;
@@ -341,27 +541,35 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 			output = xstrdup(optarg);
 			break;
 		case 'h':
-			print_record_help();
+			print_record_help(attach);
 			exit(0);
-		case ':':
-			record_usage_error("an option needs a value");
 		default:
-			record_usage_error("unknown option");
+			cli_sub_bad_option(argv[0], c, argv, longopts);
 		}
 	}
 	if (optind >= argc)
-		record_usage_error(attach ? "no process id"
-					  : "no program to run");
+		record_usage_error(argv[0], attach ? "no process id"
+						   : "no program to run");
 	if (attach) {
 		char *end;
 		long pid = strtol(argv[optind], &end, 10);
 
-		if (*end || pid <= 0 || optind + 1 != argc)
-			record_usage_error("give one process id");
+		if (optind + 1 != argc)
+			record_usage_error(argv[0], "give one process id or "
+						    "name");
+		/* as mprof: a name is the first process whose name has it */
+		if (*end || end == argv[optind])
+			pid = process_named(argv[optind]);
+		if (pid <= 0)
+			record_usage_error(argv[0], "give one process id or "
+						    "name");
 		opts.pid = (int)pid;
 		r.pid = (pid_t)pid;
 		if (kill(r.pid, 0) != 0 && errno == ESRCH)
 			die(EXIT_PROGRAM, "no process %ld", pid);
+		/* sampling alone reads what anyone may; --func traces */
+		if (opts.nfuncs)
+			cli_check_traceable(opts.pid);
 	} else {
 		opts.argv = argv + optind;
 		path = target_find_program(opts.argv[0]);
@@ -371,77 +579,72 @@ int record_main(int argc, char **argv, volatile sig_atomic_t *tick,
 		if (!path)
 			die(127, "%s: program not found", opts.argv[0]);
 	}
-	if (!output)
-		output = mprof_default_name();
-	r.out = fopen(output, "we");
-	if (!r.out)
-		die(EXIT_USAGE, "cannot write %s: %s", output, strerror(errno));
-	if (attach) {
-		char *cmd[] = {argv[optind], NULL};
-		mprof_write_cmdline(r.out, cmd);
+	/* an existing -o file is emptied only once the program runs; with
+	 * --func, that may fail at its first stops: the file is written
+	 * beside it and put in place at the end */
+	bool created = !output;
+	struct output dest = {0};
+	if (output && opts.nfuncs > 0) {
+		if (output_open(&dest, output) != 0)
+			exit(EXIT_USAGE);
+		r.out = dest.stream;
 	} else {
-		mprof_write_cmdline(r.out, opts.argv);
+		r.out = output ? open_dat(output, &created)
+			       : mprof_create_default(&output);
 	}
+	if (!r.out)
+		die(EXIT_USAGE, "cannot write %s: %s",
+		    output ? output : "mprofile_*.dat", strerror(errno));
+	static char **attached_cmd;
+	if (attach)
+		attached_cmd = cli_command_of(opts.pid);
+	r.cmdline = attach ? attached_cmd : opts.argv;
 	r.start = unix_now();
 
-	if (opts.nfuncs == 0 && !attach) {
+	bool started = true;
+	if (opts.nfuncs > 0) {
+		ret = record_traced(&r, &opts, path, argv[optind], tick, stop,
+				    pidvar, &started);
+		/* seccomp, yama or no capability: the memory still can be
+		 * sampled from outside */
+		if (ret == EXIT_PTRACE) {
+			warn_msg("%s: sampling its memory without the calls of "
+				 "--func, which need ptrace",
+				 argv[optind]);
+			opts.nfuncs = 0;
+			started = true;
+		}
+	}
+	if (opts.nfuncs > 0) {
+		/* recorded */
+	} else if (!attach) {
 		int status = sample_untraced(&r, path, opts.argv, pidvar);
 		ret = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 					  : WEXITSTATUS(status);
 		if (WIFSIGNALED(status))
 			warn_msg("%s killed by signal %d", opts.argv[0],
 				 WTERMSIG(status));
-	} else if (opts.nfuncs == 0) {
-		sample_attached(&r, stop);
 	} else {
-		char *cmd[] = {argv[optind], NULL};
-		struct session s;
-
-		memset(&s, 0, sizeof(s));
-		s.opts = &opts;
-		s.program = path;
-		s.detach_requested = stop;
-		s.tick = tick;
-		s.on_tick = take_sample;
-		s.on_call = on_call;
-		s.hook_arg = &r;
-		if (attach) {
-			s.command = cmd;
-			ret = profiler_attach(&s, opts.pid);
-		} else {
-			s.command = opts.argv;
-			ret = profiler_start(&s);
-		}
-		if (ret == 0) {
-			struct process *p = s.procs[0];
-
-			r.acct = s.acct;
-			r.pid = p->target.pid;
-			*pidvar = r.pid;
-			sampler_open(&r.sampler, r.pid);
-			take_sample(&r);
-			start_timer(r.interval);
-			ret = profiler_run(&s);
-			stop_timer();
-			*pidvar = 0;
-			sampler_close(&r.sampler);
-			if (ret == 0 && s.status.how == RUN_SIGNALED) {
-				warn_msg("%s killed by signal %d", s.command[0],
-					 s.status.code);
-				ret = 128 + s.status.code;
-			} else if (ret == 0 && s.status.how == RUN_EXITED) {
-				ret = s.status.code;
-			}
-		}
-		profiler_end(&s);
+		sample_attached(&r, stop);
 	}
 	if (r.tty)
 		fputs("\r\033[K", stderr);
-	if (fclose(r.out) != 0) {
+	if (dest.stream && !started) {
+		output_abandon(&dest);
+	} else if (dest.stream) {
+		if (output_commit(&dest) != 0)
+			ret = EXIT_INTERNAL;
+	} else if (!started) {
+		/* nothing ran: no profile to keep, an old one left as it was */
+		fclose(r.out);
+		if (created)
+			unlink(output);
+	} else if ((ferror(r.out) | fclose(r.out)) != 0) {
 		warn_msg("cannot write %s: %s", output, strerror(errno));
 		ret = EXIT_INTERNAL;
 	}
 	free(r.calls);
+	cli_free_command(attached_cmd);
 	free(opts.funcs);
 	free(output);
 	free(path);

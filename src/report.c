@@ -203,6 +203,13 @@ static void text_function(FILE *out, const struct account *acct, size_t idx,
 		text_summary(out, acct, idx, f, src, opts);
 	if (f->calls == 0)
 		fprintf(out, "\nNote: %s was never called.\n", f->name);
+	if (f->unfinished)
+		fprintf(out,
+			"\nNote: %" PRIu64 " call%s of %s had not returned "
+			"when the program ended or was let go; %s figures "
+			"end there.\n",
+			f->unfinished, f->unfinished == 1 ? "" : "s", f->name,
+			f->unfinished == 1 ? "its" : "their");
 	if (!src)
 		fprintf(out, "\nNote: source file not found: %s\n", f->file);
 	else if (source_line_count(src) < (size_t)f->last_line)
@@ -373,8 +380,10 @@ static void json_function(FILE *out, const struct account *acct, size_t idx,
 	json_string(out, f->file);
 	fprintf(out,
 		", \"first_line\": %d, \"last_line\": %d, \"calls\": %" PRIu64
-		", \"growth\": %" PRId64 ",\n     \"lines\": ",
-		f->first_line, f->last_line, f->calls, f->growth);
+		", \"unfinished\": %" PRIu64 ", \"growth\": %" PRId64
+		",\n     \"lines\": ",
+		f->first_line, f->last_line, f->calls, f->unfinished,
+		f->growth);
 	json_lines(out, f, f->lines, src, true, "      ", opts);
 	/* the same figures by process (several with -f) */
 	fputs(",\n     \"processes\": [", out);
@@ -383,8 +392,10 @@ static void json_function(FILE *out, const struct account *acct, size_t idx,
 
 		fprintf(out,
 			"%s\n      {\"pid\": %d, \"calls\": %" PRIu64
-			", \"growth\": %" PRId64 ", \"lines\": ",
-			i ? "," : "", p->pid, p->calls, p->growth);
+			", \"unfinished\": %" PRIu64 ", \"growth\": %" PRId64
+			", \"lines\": ",
+			i ? "," : "", p->pid, p->calls, p->unfinished,
+			p->growth);
 		json_lines(out, f, p->lines, src, false, "        ", opts);
 		fputc('}', out);
 	}
@@ -393,6 +404,36 @@ static void json_function(FILE *out, const struct account *acct, size_t idx,
 		json_summary(out, acct, idx);
 	fputc('}', out);
 	source_free(src);
+}
+
+static void json_stats(FILE *out, const struct report_stats *st)
+{
+	fprintf(out,
+		",\n \"stats\": {\"line_events\": %" PRIu64
+		", \"stops\": %" PRIu64 ", \"stepped\": %" PRIu64
+		", \"stepped_sites\": %zu, \"tracer_seconds\": %.6f"
+		", \"program_seconds\": %.6f}",
+		st->line_events, st->stops, st->stepped, st->stepped_sites,
+		st->tracer_seconds, st->program_seconds);
+}
+
+void report_write_stats(FILE *out, const struct report_stats *st)
+{
+	double per_event = st->line_events
+				   ? (double)st->stops / (double)st->line_events
+				   : 0.0;
+
+	fprintf(out,
+		"memprof: %" PRIu64 " line events, %" PRIu64
+		" ptrace stops (%.2f per line event); %.3f s in the tracer, "
+		"%.3f s in the program\n",
+		st->line_events, st->stops, per_event, st->tracer_seconds,
+		st->program_seconds);
+	if (st->stepped)
+		fprintf(out,
+			"memprof: %" PRIu64 " stops single-stepped in place "
+			"(%zu breakpoints without an out-of-line copy)\n",
+			st->stepped, st->stepped_sites);
 }
 
 static void write_json(FILE *out, const struct account *acct,
@@ -409,6 +450,8 @@ static void write_json(FILE *out, const struct account *acct,
 	}
 	fputs("],\n \"status\": ", out);
 	json_status(out, status);
+	if (opts->stats)
+		json_stats(out, opts->stats);
 	fputs(",\n \"functions\": [", out);
 	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ",\n" : "\n", out);
@@ -435,45 +478,54 @@ static void csv_field(FILE *out, const char *s)
 	fputc('"', out);
 }
 
-/* The columns asked for go before contents, which stays last. */
+/* A figure, or an empty field when it was not measured. */
+static void csv_figure(FILE *out, bool measured, uint64_t v)
+{
+	if (measured)
+		fprintf(out, ",%" PRIu64, v);
+	else
+		fputc(',', out);
+}
+
+/* The same columns in the same order whatever was asked for (what was
+ * not measured is empty), one row a line and process, contents last. */
 static void write_csv(FILE *out, const struct account *acct,
 		      const struct report_options *opts)
 {
-	fprintf(out,
-		"function,file,line,mem_usage,increment,occurrences%s%s,"
-		"contents\n",
-		opts->peak ? ",peak" : "",
-		opts->heap ? ",heap_alloc,heap_freed,heap_blocks,"
-			     "heap_retained,heap_leaked"
-			   : "");
+	fputs("function,file,line,mem_usage,increment,occurrences,pid,peak,"
+	      "heap_alloc,heap_freed,heap_blocks,heap_retained,heap_leaked,"
+	      "contents\n",
+	      out);
 	for (size_t i = 0; i < account_func_count(acct); i++) {
 		const struct func_stats *f = account_func(acct, i);
 		struct source *src = source_load(f->file);
 
 		for (int line = f->first_line; line <= f->last_line; line++) {
-			const struct line_stats *ls =
-				&f->lines[line - f->first_line];
+			for (size_t k = 0; k < f->nprocs; k++) {
+				const struct line_stats *ls =
+					&f->procs[k]
+						 .lines[line - f->first_line];
 
-			if (!ls->occurrences)
-				continue;
-			csv_field(out, f->name);
-			fputc(',', out);
-			csv_field(out, f->file);
-			fprintf(out, ",%d,%" PRIu64 ",%" PRId64 ",%" PRIu64,
-				line, ls->mem_usage, ls->increment,
-				ls->occurrences);
-			if (opts->peak)
-				fprintf(out, ",%" PRIu64, ls->peak);
-			if (opts->heap)
+				if (!ls->occurrences)
+					continue;
+				csv_field(out, f->name);
+				fputc(',', out);
+				csv_field(out, f->file);
 				fprintf(out,
-					",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-					",%" PRIu64 ",%" PRIu64,
-					ls->heap_alloc, ls->heap_freed,
-					ls->heap_blocks, ls->heap_retained,
-					ls->heap_leaked);
-			fputc(',', out);
-			csv_field(out, source_line(src, line));
-			fputs("\n", out);
+					",%d,%" PRIu64 ",%" PRId64 ",%" PRIu64
+					",%d",
+					line, ls->mem_usage, ls->increment,
+					ls->occurrences, f->procs[k].pid);
+				csv_figure(out, opts->peak, ls->peak);
+				csv_figure(out, opts->heap, ls->heap_alloc);
+				csv_figure(out, opts->heap, ls->heap_freed);
+				csv_figure(out, opts->heap, ls->heap_blocks);
+				csv_figure(out, opts->heap, ls->heap_retained);
+				csv_figure(out, opts->heap, ls->heap_leaked);
+				fputc(',', out);
+				csv_field(out, source_line(src, line));
+				fputs("\n", out);
+			}
 		}
 		source_free(src);
 	}

@@ -4,6 +4,7 @@
 #define MEMPROF_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "account.h"
@@ -16,14 +17,26 @@ struct run_status {
 	int code; /* exit status, or the signal number */
 };
 
+/* What profiling cost (--stats). */
+struct report_stats {
+	uint64_t line_events, stops;
+	uint64_t stepped;     /* stops single-stepped in place */
+	size_t stepped_sites; /* breakpoints without an out-of-line copy */
+	double tracer_seconds, program_seconds;
+};
+
 struct report_options {
 	enum report_format format;
 	int precision; /* decimals of MiB in the text table */
 	bool peak;     /* the Peak column */
 	bool heap;     /* the heap columns */
 	bool summary;  /* the live blocks by line and size */
+	/* JSON: a "stats" object in the document; NULL for none */
+	const struct report_stats *stats;
 };
 
+/* --stats as lines of text ("memprof: ..."), for standard error. */
+void report_write_stats(FILE *out, const struct report_stats *st);
 /* Writes the whole report to OUT; ARGV is the profiled command (NULL
  * terminated). Returns 0, or -1 with errno when writing failed. */
 int report_write(FILE *out, const struct account *acct,

@@ -2,6 +2,7 @@
  * (or are contained in it) counted as close. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "suggest.h"
@@ -81,21 +82,18 @@ static size_t score_of(const char *wanted, const char *name)
 {
 	size_t d = distance(wanted, name);
 
+	/* +1 past an exact candidate's 0 */
 	if (strlen(wanted) >= 3 && strlen(name) >= 3 &&
 	    (strcasestr(name, wanted) || strcasestr(wanted, name)))
-		return d < 1 ? d : 1;
-	return d;
+		d = d < 1 ? d : 1;
+	/* a reserved name (a C library's internals) is rarely the one */
+	if (name[0] == '_' && wanted[0] != '_')
+		d++;
+	return d + 1;
 }
 
-void suggest_offer(struct suggest *s, const char *name)
+static void add(struct suggest *s, const char *name, size_t score)
 {
-	size_t score;
-
-	if (!name || !*name || strcmp(name, s->wanted) == 0)
-		return;
-	score = score_of(s->wanted, name);
-	if (score > max_distance(s->wanted))
-		return;
 	for (size_t i = 0; i < s->ncands; i++)
 		if (strcmp(s->cands[i].name, name) == 0)
 			return;
@@ -106,6 +104,23 @@ void suggest_offer(struct suggest *s, const char *name)
 	s->cands[s->ncands].name = xstrdup(name);
 	s->cands[s->ncands].score = score;
 	s->ncands++;
+}
+
+void suggest_offer(struct suggest *s, const char *name)
+{
+	size_t score;
+
+	if (!name || !*name || strcmp(name, s->wanted) == 0)
+		return;
+	score = score_of(s->wanted, name);
+	if (score > max_distance(s->wanted) + 1)
+		return;
+	add(s, name, score);
+}
+
+void suggest_offer_exact(struct suggest *s, const char *name)
+{
+	add(s, name, 0);
 }
 
 static int by_score(const void *pa, const void *pb)
@@ -129,6 +144,9 @@ char *suggest_list(const struct suggest *s, size_t max)
 	sorted = xmalloc(s->ncands * sizeof(*sorted));
 	memcpy(sorted, s->cands, s->ncands * sizeof(*sorted));
 	qsort(sorted, s->ncands, sizeof(*sorted), by_score);
+	/* an exact candidate (score 0) leaves no room for guesses */
+	while (n > 1 && sorted[0].score == 0 && sorted[n - 1].score > 0)
+		n--;
 	for (size_t i = 0; i < n; i++)
 		len += strlen(sorted[i].name) + 2;
 	out = xmalloc(len);
@@ -140,4 +158,51 @@ char *suggest_list(const struct suggest *s, size_t max)
 	}
 	free(sorted);
 	return out;
+}
+
+bool suggest_is_launcher(const char *program)
+{
+	static const char *const launchers[] = {
+		"sh",	   "bash",   "dash",   "zsh",	 "ksh",	    "mksh",
+		"busybox", "env",    "nice",   "nohup",	 "timeout", "xargs",
+		"make",	   "stdbuf", "setsid", "time",	 "taskset", "ionice",
+		"chrt",	   "sudo",   "strace", "ltrace", "numactl", "unshare",
+	};
+	const char *base = strrchr(program, '/');
+
+	base = base ? base + 1 : program;
+	for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++) {
+		if (strcmp(base, launchers[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+const char *suggest_ptrace_why(void)
+{
+	static char why[256];
+	FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+	int scope = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &scope) != 1)
+			scope = -1;
+		fclose(f);
+	}
+	if (scope < 0) {
+		snprintf(why, sizeof(why),
+			 "in a container, seccomp or a missing CAP_SYS_PTRACE "
+			 "can forbid it");
+		return why;
+	}
+	snprintf(why, sizeof(why),
+		 "kernel.yama.ptrace_scope is %d%s; in a container, seccomp "
+		 "or a missing CAP_SYS_PTRACE can forbid it too",
+		 scope,
+		 scope >= 3   ? " (no tracing at all until reboot)"
+		 : scope == 2 ? " (only root may trace)"
+		 : scope == 1 ? " (only a parent may trace, or with "
+				"CAP_SYS_PTRACE)"
+			      : "");
+	return why;
 }

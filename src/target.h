@@ -72,7 +72,7 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		  size_t *n);
 
 /* Why process PID cannot be attached to, when /proc tells (a zombie,
- * traced already, another user's): a new string, with the exit status
+ * traced already): a new string, with the exit status
  * for it in *STATUS; NULL otherwise. */
 char *target_attach_obstacle(pid_t pid, int *status);
 

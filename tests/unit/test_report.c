@@ -396,9 +396,9 @@ static bool csv_row(const char *text, int line, char fields[][256])
 {
 	const char *p = text;
 
-	csv_record(&p, fields, 8);
+	csv_record(&p, fields, 14);
 	while (*p) {
-		if (csv_record(&p, fields, 8) == 7 && atoi(fields[2]) == line)
+		if (csv_record(&p, fields, 14) == 14 && atoi(fields[2]) == line)
 			return true;
 	}
 	return false;
@@ -407,9 +407,11 @@ static bool csv_row(const char *text, int line, char fields[][256])
 static void csv_has_header_and_rows(void)
 {
 	static const char header[] =
-		"function,file,line,mem_usage,increment,occurrences,contents";
+		"function,file,line,mem_usage,increment,occurrences,pid,peak,"
+		"heap_alloc,heap_freed,heap_blocks,heap_retained,heap_leaked,"
+		"contents";
 	struct account *acct;
-	char fields[8][256];
+	char fields[14][256];
 	char *got;
 
 	write_source(grow_source);
@@ -424,7 +426,10 @@ static void csv_has_header_and_rows(void)
 	CHECK_EQ_STR(fields[3], "2621440");
 	CHECK_EQ_STR(fields[4], "1572864");
 	CHECK_EQ_STR(fields[5], "1");
-	CHECK_EQ_STR(fields[6], "\tchar *p = malloc(1 << 20);");
+	CHECK_EQ_STR(fields[6], "1"); /* the pid */
+	CHECK_EQ_STR(fields[7], "");  /* peak: not measured */
+	CHECK_EQ_STR(fields[12], ""); /* heap_leaked: not measured */
+	CHECK_EQ_STR(fields[13], "\tchar *p = malloc(1 << 20);");
 	free(got);
 	account_free(acct);
 	unlink(path);
@@ -433,7 +438,7 @@ static void csv_has_header_and_rows(void)
 static void csv_quotes_commas_and_quotes(void)
 {
 	struct account *acct = account_new();
-	char fields[8][256];
+	char fields[14][256];
 	char *got;
 	int f;
 
@@ -448,7 +453,7 @@ static void csv_quotes_commas_and_quotes(void)
 	      strstr(got, ",\"\tprintf(\"\"a, b\"\");\"\r\n") != NULL);
 	CHECK(csv_row(got, 2, fields));
 	CHECK_EQ_STR(fields[0], "f");
-	CHECK_EQ_STR(fields[6], "\tprintf(\"a, b\");");
+	CHECK_EQ_STR(fields[13], "\tprintf(\"a, b\");");
 	free(got);
 	account_free(acct);
 	unlink(path);
