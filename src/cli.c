@@ -53,10 +53,12 @@ static void print_help(void)
 	     "after the report\n"
 	     "      --engine ENGINE   how a thread goes past a breakpoint: "
 	     "copy (default:\n"
-	     "                        runs the instruction out of line) or "
-	     "step (puts\n"
-	     "                        the byte back and single-steps; "
-	     "slower)\n"
+	     "                        runs the instruction out of line), "
+	     "jump (line\n"
+	     "                        events recorded inside the program, "
+	     "no stop) or\n"
+	     "                        step (puts the byte back and "
+	     "single-steps; slower)\n"
 	     "      --same-cpu        run memprof and the program on one CPU:"
 	     " stops cost\n"
 	     "                        several times less, but the program's "
@@ -145,13 +147,13 @@ static double parse_duration(const char *arg)
 	return d;
 }
 
-static bool parse_engine(const char *arg)
+static void parse_engine(const char *arg, struct options *opts)
 {
-	if (strcmp(arg, "copy") == 0)
-		return false;
-	if (strcmp(arg, "step") == 0)
-		return true;
-	usage_error("unknown engine '%s': use copy or step", arg);
+	opts->step = strcmp(arg, "step") == 0;
+	opts->jump = strcmp(arg, "jump") == 0;
+	if (!opts->step && !opts->jump && strcmp(arg, "copy") != 0)
+		usage_error("unknown engine '%s': use copy, jump or step",
+			    arg);
 }
 
 static const struct option long_options[] = {
@@ -185,6 +187,7 @@ void cli_parse(int argc, char **argv, struct options *opts)
 	}
 	opts->format = REPORT_TEXT;
 	opts->precision = 1;
+	opts->jump = getenv("MEMPROF_JUMP_DEFAULT") != NULL; /* XXX */
 	opterr = 0;
 	/* '+': options end at PROGRAM, whose own options are its own */
 	while ((c = getopt_long(argc, argv, "+:o:fp:hV", long_options, NULL)) !=
@@ -212,7 +215,7 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			opts->stats = true;
 			break;
 		case OPT_ENGINE:
-			opts->step = parse_engine(optarg);
+			parse_engine(optarg, opts);
 			break;
 		case OPT_EVERY_INSN:
 			opts->every_insn = true;

@@ -223,6 +223,11 @@ static void print_stats(FILE *out, const struct stats *st)
 		(unsigned long long)st->line_events,
 		(unsigned long long)st->stops, per_event, st->tracer_seconds,
 		program > 0 ? program : 0.0);
+	if (st->jump_sites)
+		fprintf(out,
+			"memprof: %llu line events recorded in the program "
+			"without a stop (%zu sites jump to a stub)\n",
+			(unsigned long long)st->ring_events, st->jump_sites);
 	if (st->stepped)
 		fprintf(out,
 			"memprof: %llu stops single-stepped in place (%zu "
