@@ -21,6 +21,9 @@ enum bp_role {
 	BP_RING_FULL = 1u << 7, /* a stub's trap: the ring has no room */
 };
 
+/* Line sites a jump can take along (see chained below). */
+#define MAX_CHAINED 3
+
 struct breakpoint {
 	uint64_t addr;
 	uint8_t orig; /* the byte the int3 replaces */
@@ -39,6 +42,9 @@ struct breakpoint {
 	uint8_t jump_len;
 	uint8_t jump_orig[8];
 	bool jump_tried;
+	/* line sites inside the instructions the jump displaced, which the
+	 * thread reaches in turn: their events follow this one's */
+	uint64_t chained[MAX_CHAINED];
 };
 
 struct bp_table;

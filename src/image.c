@@ -326,16 +326,32 @@ bool image_in_xol(const struct image *img, uint64_t addr)
 	return false;
 }
 
+/* Whether PF has a jump to an address it computes (a switch's table):
+ * where such a jump can land is not known. */
+static bool jumps_indirectly(const struct profiled_func *pf)
+{
+	for (size_t i = 0; i < pf->ninsns; i++) {
+		if (pf->insns[i].flow == FLOW_INDIRECT_JUMP)
+			return true;
+	}
+	return false;
+}
+
 /* Whether a jump over [ADDR, ADDR+LEN) of PF cannot be entered halfway:
- * no line row, jump target, other breakpoint or stopped thread inside. */
+ * no jump target, breakpoint of another kind or stopped thread inside.
+ * The run holds no call but at its end, so no return address lies
+ * inside. With jumps through tables, the start of no line row may lie
+ * inside either: a table's targets are where lines begin. Line sites
+ * inside are reached only through the run: they go into CHAINED. */
 static bool jump_fits(const struct image *img, const struct profiled_func *pf,
 		      uint64_t addr, size_t len, const uint64_t *pcs,
-		      size_t npcs)
+		      size_t npcs, uint64_t chained[MAX_CHAINED])
 {
 	const struct func_info *fi = pf->info;
 	uint64_t end = addr + len;
+	size_t nchained = 0;
 
-	for (size_t i = 0; i < fi->nrows; i++) {
+	for (size_t i = 0; jumps_indirectly(pf) && i < fi->nrows; i++) {
 		if (fi->rows[i].addr > addr && fi->rows[i].addr < end)
 			return false;
 	}
@@ -347,8 +363,14 @@ static bool jump_fits(const struct image *img, const struct profiled_func *pf,
 			return false;
 	}
 	for (uint64_t a = addr + 1; a < end; a++) {
-		if (bp_find(img->bps, a))
+		const struct breakpoint *in = bp_find(img->bps, a);
+
+		if (in && (in->roles != BP_LINE || in->jump_len ||
+			   nchained == MAX_CHAINED))
 			return false;
+		/* a line site the run reaches in turn: recorded with it */
+		if (in)
+			chained[nchained++] = a;
 	}
 	for (size_t i = 0; i < npcs; i++) {
 		if (pcs[i] > addr && pcs[i] < end)
@@ -365,6 +387,7 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 	static const uint8_t int3 = 0xcc;
 	const struct profiled_func *pf = &img->funcs[bp->func];
 	uint8_t jump[STUB_JUMP_LEN];
+	uint64_t chained[MAX_CHAINED] = {0};
 	struct stub st;
 	struct breakpoint *trap;
 	size_t avail;
@@ -376,7 +399,7 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		return false;
 	at = x->base + x->used;
 	if (stub_build(&st, at, ring, bp->addr, code, avail) < 0 ||
-	    !jump_fits(img, pf, bp->addr, st.covered, pcs, npcs) ||
+	    !jump_fits(img, pf, bp->addr, st.covered, pcs, npcs, chained) ||
 	    stub_jump(jump, bp->addr, at) < 0 ||
 	    xol_put(x, t, st.code, st.len) != at)
 		return false;
@@ -391,6 +414,9 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		return false;
 	memcpy(bp->jump_orig, code, STUB_JUMP_LEN);
 	bp->jump_len = STUB_JUMP_LEN;
+	memcpy(bp->chained, chained, sizeof(chained));
+	for (size_t i = 0; i < MAX_CHAINED && chained[i]; i++)
+		bp_find(img->bps, chained[i])->jump_tried = true;
 	/* the bytes past the jump up to the end of the run stay as they
 	 * are: nothing arrives there */
 	if (target_write(t, bp->addr, jump, 1) < 0) {
@@ -402,18 +428,30 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 }
 
 size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
-			 uint64_t ring, const uint64_t *pcs, size_t npcs)
+			 uint64_t ring, bool entries, const uint64_t *pcs,
+			 size_t npcs)
 {
-	size_t cursor = 0, placed = 0;
-	struct breakpoint *bp;
+	unsigned roles = BP_LINE | (entries ? BP_ENTRY : 0);
+	size_t placed = 0;
 
-	while ((bp = bp_next(img->bps, &cursor))) {
-		if (bp->roles != BP_LINE || bp->func < 0 || bp->jump_len ||
-		    bp->jump_tried)
-			continue;
-		bp->jump_tried = true;
-		if (place_jump(img, t, tid, bp, ring, pcs, npcs))
-			placed++;
+	/* in address order, so that a site takes the ones just after it
+	 * along rather than leave them a run too short for a jump */
+	for (size_t f = 0; f < img->nfuncs; f++) {
+		const struct profiled_func *pf = &img->funcs[f];
+
+		for (size_t i = 0; i <= pf->nsites; i++) {
+			uint64_t addr =
+				i ? pf->sites[i - 1].addr : pf->info->entry;
+			struct breakpoint *bp = bp_find(img->bps, addr);
+
+			if (!bp || !bp->roles || (bp->roles & ~roles) ||
+			    bp->func != (int)f || bp->jump_len ||
+			    bp->jump_tried)
+				continue;
+			bp->jump_tried = true;
+			if (place_jump(img, t, tid, bp, ring, pcs, npcs))
+				placed++;
+		}
 	}
 	return placed;
 }

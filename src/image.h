@@ -73,12 +73,14 @@ image_add(struct image *img, const struct target *t, const char *spec,
  * mapped (those breakpoints are stepped). */
 int image_place_copies(struct image *img, const struct target *t, pid_t tid);
 
-/* --engine jump: makes each line site that can take one a jump to a
- * stub that records its line events in the ring at RING. Every thread of
- * the process is stopped, at one of the NPCS addresses PCS. Returns how
- * many sites jump now; the others stay int3s. */
+/* --engine jump: makes each line site (and with ENTRIES each entry)
+ * that can take one a jump to a stub that records its events in the
+ * ring at RING. Every thread of the process is stopped, at one of the
+ * NPCS addresses PCS. Returns how many sites jump now; the others stay
+ * int3s. */
 size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
-			 uint64_t ring, const uint64_t *pcs, size_t npcs);
+			 uint64_t ring, bool entries, const uint64_t *pcs,
+			 size_t npcs);
 
 /* 64 bytes of the out-of-line area for the process's system calls to
  * read (paths), mapped through TID as needed; 0 when there is none. */

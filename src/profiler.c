@@ -390,8 +390,10 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
 		    target_get_regs(s->threads[i].tid, &regs) == 0)
 			pcs[n++] = regs.rip;
 	}
-	s->stats.jump_sites +=
-		image_place_jumps(img, &p->target, tid, p->ring.addr, pcs, n);
+	/* with --heap an entry arms the allocator's breakpoints: it has to
+	 * be known at once */
+	s->stats.jump_sites += image_place_jumps(
+		img, &p->target, tid, p->ring.addr, !s->heap, pcs, n);
 	free(pcs);
 }
 
@@ -671,11 +673,18 @@ static void drain_ring(struct session *s, struct process *p)
 
 		/* a vfork child runs its parent's stubs: not followed */
 		if (th && th->proc == p && bp && bp->func >= 0 &&
-		    (bp->roles & BP_LINE)) {
+		    (bp->roles & (BP_LINE | BP_ENTRY))) {
 			uint64_t rss = sampler_statm(&p->sampler, rec->statm,
 						     rec->nread);
-			site_event(s, th, &p->image->funcs[bp->func], bp,
-				   rec->sp, rss);
+			const struct profiled_func *pf =
+				&p->image->funcs[bp->func];
+
+			site_event(s, th, pf, bp, rec->sp, rss);
+			for (int i = 0; i < MAX_CHAINED && bp->chained[i]; i++)
+				site_event(
+					s, th, pf,
+					bp_find(p->image->bps, bp->chained[i]),
+					rec->sp, rss);
 			s->stats.ring_events++;
 		}
 		ring_consumed(&p->ring);
@@ -1129,7 +1138,6 @@ static void dispatch(struct session *s, const struct stop *stop)
 	struct thread *th;
 
 	drain_rings(s);
-
 	switch (stop->event) {
 	case TEV_EXITED:
 	case TEV_KILLED:
