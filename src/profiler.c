@@ -1389,7 +1389,8 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 {
 	struct user_regs_struct regs;
 
-	for (int steps = 0; steps < 16; steps++) {
+	/* a stub is some 60 instructions, two of them system calls */
+	for (int steps = 0; steps < 128; steps++) {
 		struct stop stop;
 
 		if (target_get_regs(tid, &regs) < 0 ||
@@ -1431,6 +1432,32 @@ static void drain_traps(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
+/* The ring goes out of P as it is let go, unless a thread is still in a
+ * stub (it would write into the ring on its way out). */
+static void forget_ring(struct session *s, struct process *p,
+			const struct leaving *ts, size_t n)
+{
+	pid_t by = 0;
+
+	if (!p->ring.hdr)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct user_regs_struct regs;
+
+		if (ts[i].gone)
+			continue;
+		if (target_get_regs(ts[i].tid, &regs) < 0 ||
+		    image_in_xol(p->image, regs.rip))
+			return;
+		by = ts[i].tid;
+	}
+	drain_ring(s, p);
+	if (by)
+		forget_ring_of(&p->target, by, p->ring.addr,
+			       p->ring.hdr->statm_fd);
+	ring_close(&p->ring);
+}
+
 /* Lets process P go on without us: every breakpoint out of its memory,
  * every thread out of the copies, then each one detached. The calls it
  * is in end now. The out-of-line area stays: a signal frame may still
@@ -1452,7 +1479,11 @@ static void detach_process(struct session *s, struct process *p)
 		if (p->image)
 			leave_xol(p, ts[i].tid, &ts[i].sig);
 		drain_traps(p, ts[i].tid, &ts[i].sig);
-		target_detach(ts[i].tid, ts[i].sig);
+	}
+	forget_ring(s, p, ts, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!ts[i].gone)
+			target_detach(ts[i].tid, ts[i].sig);
 	}
 	free(ts);
 	if (p != s->procs[0])
