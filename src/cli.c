@@ -51,14 +51,14 @@ static void print_help(void)
 	     "                        by line and size (implies --heap)\n"
 	     "      --stats           print line events, stops and times "
 	     "after the report\n"
-	     "      --engine ENGINE   how a thread goes past a breakpoint: "
-	     "copy (default:\n"
-	     "                        runs the instruction out of line), "
-	     "jump (line\n"
-	     "                        events recorded inside the program, "
-	     "no stop) or\n"
-	     "                        step (puts the byte back and "
-	     "single-steps; slower)\n"
+	     "      --engine ENGINE   how line events are taken: jump "
+	     "(default: recorded\n"
+	     "                        inside the program, no stop), copy "
+	     "(a stop at an\n"
+	     "                        int3, the instruction run out of "
+	     "line) or step (a\n"
+	     "                        stop, the byte put back and "
+	     "single-stepped)\n"
 	     "      --same-cpu        run memprof and the program on one CPU:"
 	     " stops cost\n"
 	     "                        several times less, but the program's "
@@ -151,9 +151,9 @@ static void parse_engine(const char *arg, struct options *opts)
 {
 	opts->step = strcmp(arg, "step") == 0;
 	opts->jump = strcmp(arg, "jump") == 0;
+	opts->engine_given = true;
 	if (!opts->step && !opts->jump && strcmp(arg, "copy") != 0)
-		usage_error("unknown engine '%s': use copy, jump or step",
-			    arg);
+		usage_error("unknown engine '%s': use copy, jump or step", arg);
 }
 
 static const struct option long_options[] = {
@@ -187,7 +187,7 @@ void cli_parse(int argc, char **argv, struct options *opts)
 	}
 	opts->format = REPORT_TEXT;
 	opts->precision = 1;
-	opts->jump = getenv("MEMPROF_JUMP_DEFAULT") != NULL; /* XXX */
+	opts->jump = true;
 	opterr = 0;
 	/* '+': options end at PROGRAM, whose own options are its own */
 	while ((c = getopt_long(argc, argv, "+:o:fp:hV", long_options, NULL)) !=

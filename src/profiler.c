@@ -1198,8 +1198,9 @@ static void choose_engine(struct session *s)
 
 	s->jump = o->jump && !o->calls_only && !o->every_insn;
 	if (s->jump && o->peak) {
-		warn_msg("--peak reads the peak RSS at a stop for each line "
-			 "event: --engine copy is used");
+		if (o->engine_given)
+			warn_msg("--peak reads the peak RSS at a stop for each "
+				 "line event: --engine copy is used");
 		s->jump = false;
 	}
 }
