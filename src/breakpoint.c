@@ -34,6 +34,14 @@ void bp_table_free(struct bp_table *bps)
 	free(bps);
 }
 
+/* Puts the original bytes of BP back in the memory of T. */
+static int write_orig(const struct breakpoint *bp, const struct target *t)
+{
+	if (bp->jump_len)
+		return target_write(t, bp->addr, bp->jump_orig, bp->jump_len);
+	return target_write(t, bp->addr, &bp->orig, 1);
+}
+
 static size_t slot_of(const struct bp_table *bps, uint64_t addr)
 {
 	uint64_t h = addr * 0x9e3779b97f4a7c15ull;
@@ -115,7 +123,7 @@ int bp_drop_role(struct bp_table *bps, const struct target *t,
 	bp->roles &= ~role;
 	if (bp->roles)
 		return 0;
-	int ret = target_write(t, bp->addr, &bp->orig, 1);
+	int ret = write_orig(bp, t);
 	delete_slot(bps, probe(bps, bp->addr));
 	return ret;
 }
@@ -133,8 +141,7 @@ int bp_remove_all(struct bp_table *bps, const struct target *t)
 		struct breakpoint *bp = bps->slots[i];
 		if (!bp)
 			continue;
-		if (target_write(t, bp->addr, &bp->orig, 1) < 0 &&
-		    errno != ESRCH)
+		if (write_orig(bp, t) < 0 && errno != ESRCH)
 			ret = -1;
 		free(bp);
 		bps->slots[i] = NULL;
@@ -147,7 +154,10 @@ void bp_clean_process(const struct bp_table *bps, pid_t pid)
 {
 	for (size_t i = 0; i < bps->cap; i++) {
 		const struct breakpoint *bp = bps->slots[i];
-		if (bp)
+		if (bp && bp->jump_len)
+			target_write_pid(pid, bp->addr, bp->jump_orig,
+					 bp->jump_len);
+		else if (bp)
 			target_write_pid(pid, bp->addr, &bp->orig, 1);
 	}
 }

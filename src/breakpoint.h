@@ -11,14 +11,18 @@
 #include "target.h"
 
 enum bp_role {
-	BP_ENTRY = 1u << 0,  /* first instruction of a profiled function */
-	BP_LINE = 1u << 1,   /* a line site of a profiled function */
-	BP_RETURN = 1u << 2, /* a ret instruction of a profiled function */
-	BP_PASS = 1u << 3,   /* none of these: only run past (a test) */
-	BP_EXIT = 1u << 4,   /* a jump out of the function: a tail call */
-	BP_LOADER = 1u << 5, /* the dynamic linker's _dl_debug_state */
-	BP_ALLOC = 1u << 6,  /* an allocator's entry (--heap) */
+	BP_ENTRY = 1u << 0,	/* first instruction of a profiled function */
+	BP_LINE = 1u << 1,	/* a line site of a profiled function */
+	BP_RETURN = 1u << 2,	/* a ret instruction of a profiled function */
+	BP_PASS = 1u << 3,	/* none of these: only run past (a test) */
+	BP_EXIT = 1u << 4,	/* a jump out of the function: a tail call */
+	BP_LOADER = 1u << 5,	/* the dynamic linker's _dl_debug_state */
+	BP_ALLOC = 1u << 6,	/* an allocator's entry (--heap) */
+	BP_RING_FULL = 1u << 7, /* a stub's trap: the ring has no room */
 };
+
+/* Line sites a jump can take along (see chained below). */
+#define MAX_CHAINED 3
 
 struct breakpoint {
 	uint64_t addr;
@@ -33,6 +37,14 @@ struct breakpoint {
 	uint64_t resume;
 	bool placed;	   /* its copy was tried */
 	int8_t alloc_kind; /* BP_ALLOC: which allocator function */
+	/* --engine jump: the bytes a jump to the site's stub replaced
+	 * (orig is the first); 0 while it is an int3 */
+	uint8_t jump_len;
+	uint8_t jump_orig[8];
+	bool jump_tried;
+	/* line sites inside the instructions the jump displaced, which the
+	 * thread reaches in turn: their events follow this one's */
+	uint64_t chained[MAX_CHAINED];
 };
 
 struct bp_table;

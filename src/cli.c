@@ -58,12 +58,14 @@ static void print_help(void)
 	     "      --stats           line events, stops and times: after "
 	     "the table, in\n"
 	     "                        the JSON, on standard error with CSV\n"
-	     "      --engine ENGINE   how a thread goes past a breakpoint: "
-	     "copy (default:\n"
-	     "                        runs the instruction out of line) or "
-	     "step (puts\n"
-	     "                        the byte back and single-steps; "
-	     "slower)\n"
+	     "      --engine ENGINE   how line events are taken: jump "
+	     "(default: recorded\n"
+	     "                        inside the program, no stop), copy "
+	     "(a stop at an\n"
+	     "                        int3, the instruction run out of "
+	     "line) or step (a\n"
+	     "                        stop, the byte put back and "
+	     "single-stepped)\n"
 	     "      --same-cpu        run memprof and the program on one CPU:"
 	     " stops cost\n"
 	     "                        several times less, but the program's "
@@ -154,13 +156,13 @@ static double parse_duration(const char *arg)
 	return d;
 }
 
-static bool parse_engine(const char *arg)
+static void parse_engine(const char *arg, struct options *opts)
 {
-	if (strcmp(arg, "copy") == 0)
-		return false;
-	if (strcmp(arg, "step") == 0)
-		return true;
-	usage_error("unknown engine '%s': use copy or step", arg);
+	opts->step = strcmp(arg, "step") == 0;
+	opts->jump = strcmp(arg, "jump") == 0;
+	opts->engine_given = true;
+	if (!opts->step && !opts->jump && strcmp(arg, "copy") != 0)
+		usage_error("unknown engine '%s': use copy, jump or step", arg);
 }
 
 static const struct option long_options[] = {
@@ -194,6 +196,7 @@ void cli_parse(int argc, char **argv, struct options *opts)
 	}
 	opts->format = REPORT_TEXT;
 	opts->precision = 1;
+	opts->jump = true;
 	opterr = 0;
 	/* '+': options end at PROGRAM, whose own options are its own */
 	while ((c = getopt_long(argc, argv, "+:o:fp:hV", long_options, NULL)) !=
@@ -225,7 +228,7 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			opts->stats = true;
 			break;
 		case OPT_ENGINE:
-			opts->step = parse_engine(optarg);
+			parse_engine(optarg, opts);
 			break;
 		case OPT_EVERY_INSN:
 			opts->every_insn = true;

@@ -15,6 +15,8 @@ struct options {
 	int precision;
 	bool stats;
 	bool step;	   /* --engine step: restore, single-step, re-insert */
+	bool jump;	   /* --engine jump: line events recorded in-process */
+	bool engine_given; /* --engine, as opposed to the default */
 	bool every_insn;   /* --every-instruction */
 	bool calls_only;   /* memprof run: only where calls begin and end */
 	bool same_cpu;	   /* --same-cpu */

@@ -7,6 +7,7 @@
 
 #include "image.h"
 #include "relocate.h"
+#include "stub.h"
 #include "util.h"
 
 struct image *image_open(pid_t pid, char **err)
@@ -325,7 +326,7 @@ image_add(struct image *img, const struct target *t, const char *spec,
 /* An out-of-line area within reach of ADDR with room for a copy, mapped
  * through TID when there is none yet. */
 static struct xol *xol_near(struct image *img, const struct target *t,
-			    pid_t tid, uint64_t addr)
+			    pid_t tid, uint64_t addr, size_t room)
 {
 	struct xol *x;
 
@@ -333,7 +334,7 @@ static struct xol *xol_near(struct image *img, const struct target *t,
 		x = &img->xols[i];
 		uint64_t dist =
 			x->base > addr ? x->base - addr : addr - x->base;
-		if (dist < XOL_REACH && x->size - x->used >= RELOC_MAX)
+		if (dist < XOL_REACH && x->size - x->used >= room)
 			return x;
 	}
 	if (img->nxols == sizeof(img->xols) / sizeof(img->xols[0]))
@@ -372,7 +373,7 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 			code = live;
 			avail = sizeof(live);
 		}
-		x = code ? xol_near(img, t, tid, bp->addr) : NULL;
+		x = code ? xol_near(img, t, tid, bp->addr, RELOC_MAX) : NULL;
 		if (!x) {
 			ret = -1;
 		} else {
@@ -420,4 +421,145 @@ bool image_in_xol(const struct image *img, uint64_t addr)
 			return true;
 	}
 	return false;
+}
+
+/* Whether PF has a jump to an address it computes (a switch's table):
+ * where such a jump can land is not known. */
+static bool jumps_indirectly(const struct profiled_func *pf)
+{
+	for (size_t i = 0; i < pf->ninsns; i++) {
+		if (pf->insns[i].flow == FLOW_INDIRECT_JUMP)
+			return true;
+	}
+	return false;
+}
+
+/* Whether a jump over [ADDR, ADDR+LEN) of PF cannot be entered halfway:
+ * no jump target, breakpoint of another kind or stopped thread inside.
+ * The run holds no call but at its end, so no return address lies
+ * inside. With jumps through tables, the start of no line row may lie
+ * inside either: a table's targets are where lines begin. Line sites
+ * inside are reached only through the run: they go into CHAINED. */
+static bool jump_fits(const struct image *img, const struct profiled_func *pf,
+		      uint64_t addr, size_t len, const uint64_t *pcs,
+		      size_t npcs, uint64_t chained[MAX_CHAINED])
+{
+	const struct func_info *fi = pf->info;
+	uint64_t end = addr + len;
+	size_t nchained = 0;
+
+	for (size_t i = 0; jumps_indirectly(pf) && i < fi->nrows; i++) {
+		if (fi->rows[i].addr > addr && fi->rows[i].addr < end)
+			return false;
+	}
+	for (size_t i = 0; i < pf->ninsns; i++) {
+		const struct insn *in = &pf->insns[i];
+		bool jumps = in->flow == FLOW_JUMP || in->flow == FLOW_COND ||
+			     in->flow == FLOW_CALL;
+		if (jumps && in->target > addr && in->target < end)
+			return false;
+	}
+	for (uint64_t a = addr + 1; a < end; a++) {
+		const struct breakpoint *in = bp_find(img->bps, a);
+
+		if (in && (in->roles != BP_LINE || in->jump_len ||
+			   nchained == MAX_CHAINED))
+			return false;
+		/* a line site the run reaches in turn: recorded with it */
+		if (in)
+			chained[nchained++] = a;
+	}
+	for (size_t i = 0; i < npcs; i++) {
+		if (pcs[i] > addr && pcs[i] < end)
+			return false;
+	}
+	return true;
+}
+
+/* Makes the line site of BP a jump to a stub of its own. */
+static bool place_jump(struct image *img, const struct target *t, pid_t tid,
+		       struct breakpoint *bp, uint64_t ring,
+		       const uint64_t *pcs, size_t npcs)
+{
+	static const uint8_t int3 = 0xcc;
+	const struct profiled_func *pf = &img->funcs[bp->func];
+	uint8_t jump[STUB_JUMP_LEN];
+	uint64_t chained[MAX_CHAINED] = {0};
+	struct stub st;
+	struct breakpoint *trap;
+	size_t avail;
+	const uint8_t *code = orig_code(pf->info, bp->addr, &avail);
+	struct xol *x = code ? xol_near(img, t, tid, bp->addr, STUB_MAX) : NULL;
+	uint64_t at;
+
+	if (!x)
+		return false;
+	at = x->base + x->used;
+	if (stub_build(&st, at, ring, bp->addr, code, avail) < 0 ||
+	    !jump_fits(img, pf, bp->addr, st.covered, pcs, npcs, chained) ||
+	    stub_jump(jump, bp->addr, at) < 0 ||
+	    xol_put(x, t, st.code, st.len) != at)
+		return false;
+	trap = bp_get(img->bps, t, at + st.full_trap, &int3);
+	if (!trap)
+		return false;
+	trap->roles |= BP_RING_FULL;
+	trap->placed = true;
+	/* the int3 stays first while the rest is written: a thread that
+	 * comes meanwhile stops at it */
+	if (target_write(t, bp->addr + 1, jump + 1, STUB_JUMP_LEN - 1) < 0)
+		return false;
+	memcpy(bp->jump_orig, code, STUB_JUMP_LEN);
+	bp->jump_len = STUB_JUMP_LEN;
+	memcpy(bp->chained, chained, sizeof(chained));
+	for (size_t i = 0; i < MAX_CHAINED && chained[i]; i++)
+		bp_find(img->bps, chained[i])->jump_tried = true;
+	/* the bytes past the jump up to the end of the run stay as they
+	 * are: nothing arrives there */
+	if (target_write(t, bp->addr, jump, 1) < 0) {
+		target_write(t, bp->addr + 1, code + 1, STUB_JUMP_LEN - 1);
+		bp->jump_len = 0;
+		return false;
+	}
+	return true;
+}
+
+size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
+			 uint64_t ring, bool entries, const uint64_t *pcs,
+			 size_t npcs)
+{
+	unsigned roles = BP_LINE | (entries ? BP_ENTRY : 0);
+	size_t placed = 0;
+
+	/* in address order, so that a site takes the ones just after it
+	 * along rather than leave them a run too short for a jump */
+	for (size_t f = 0; f < img->nfuncs; f++) {
+		const struct profiled_func *pf = &img->funcs[f];
+
+		for (size_t i = 0; i <= pf->nsites; i++) {
+			uint64_t addr =
+				i ? pf->sites[i - 1].addr : pf->info->entry;
+			struct breakpoint *bp = bp_find(img->bps, addr);
+
+			if (!bp || !bp->roles || (bp->roles & ~roles) ||
+			    bp->func != (int)f || bp->jump_len ||
+			    bp->jump_tried)
+				continue;
+			bp->jump_tried = true;
+			if (place_jump(img, t, tid, bp, ring, pcs, npcs))
+				placed++;
+		}
+	}
+	return placed;
+}
+
+uint64_t image_scratch(struct image *img, const struct target *t, pid_t tid)
+{
+	static const uint8_t zeros[64];
+	struct xol *x;
+
+	if (!img->nfuncs)
+		return 0;
+	x = xol_near(img, t, tid, img->funcs[0].info->entry, sizeof(zeros));
+	return x ? xol_put(x, t, zeros, sizeof(zeros)) : 0;
 }

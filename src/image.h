@@ -56,6 +56,9 @@ struct image {
 	bool libs_loaded;     /* the libraries linked at start are there */
 	bool *spec_found;     /* per --func: found in this image */
 	size_t stepped_sites; /* breakpoints without an out-of-line copy */
+	/* --engine jump: the ring the stubs write (at the same address in
+	 * every process that runs the image), and 64 bytes for paths */
+	uint64_t ring_addr, scratch;
 };
 
 /* Reads the debug information of process PID. NULL with *ERR set. */
@@ -86,6 +89,19 @@ bool image_forget_unmapped(struct image *img, const struct target *t);
  * the stopped thread TID as needed. -1 with errno when an area cannot be
  * mapped (those breakpoints are stepped). */
 int image_place_copies(struct image *img, const struct target *t, pid_t tid);
+
+/* --engine jump: makes each line site (and with ENTRIES each entry)
+ * that can take one a jump to a stub that records its events in the
+ * ring at RING. Every thread of the process is stopped, at one of the
+ * NPCS addresses PCS. Returns how many sites jump now; the others stay
+ * int3s. */
+size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
+			 uint64_t ring, bool entries, const uint64_t *pcs,
+			 size_t npcs);
+
+/* 64 bytes of the out-of-line area for the process's system calls to
+ * read (paths), mapped through TID as needed; 0 when there is none. */
+uint64_t image_scratch(struct image *img, const struct target *t, pid_t tid);
 
 /* Sets a breakpoint where the dynamic linker says that the libraries
  * changed; false for a program without one (static). */

@@ -206,6 +206,8 @@ static struct report_stats stats_of(const struct stats *st)
 		.stops = st->stops,
 		.stepped = st->stepped,
 		.stepped_sites = st->stepped_sites,
+		.ring_events = st->ring_events,
+		.jump_sites = st->jump_sites,
 		.tracer_seconds = st->tracer_seconds,
 		.program_seconds = program > 0 ? program : 0.0,
 	};

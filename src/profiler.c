@@ -7,11 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "profiler.h"
 #include "suggest.h"
 #include "util.h"
+
+#define PAGE_ROUND(n) (((n) + 4095u) & ~(uint64_t)4095u)
 
 static bool frees(int kind);
 static void arm_allocs(struct session *s, struct process *p);
@@ -80,6 +83,7 @@ static struct process *process_find(const struct session *s, pid_t pid)
 
 static void process_free(struct process *p)
 {
+	ring_close(&p->ring);
 	image_put(p->image);
 	target_close(&p->target);
 	sampler_close(&p->sampler);
@@ -354,6 +358,57 @@ static bool all_found(const struct session *s, const struct image *img)
 	return true;
 }
 
+/* How many threads of P are known. */
+static size_t threads_of(const struct session *s, const struct process *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nthreads; i++)
+		n += s->threads[i].proc == p;
+	return n;
+}
+
+/* --engine jump: the ring of process P, and a jump to a stub for every
+ * line site that can take one. Every thread of P is stopped; TID is one
+ * of them. */
+static void place_jumps(struct session *s, struct process *p, pid_t tid)
+{
+	struct image *img = p->image;
+	uint64_t *pcs;
+	size_t n = 0;
+
+	if (!s->jump || !img || !img->nfuncs)
+		return;
+	if (!p->ring.hdr) {
+		if (!img->scratch)
+			img->scratch = image_scratch(img, &p->target, tid);
+		if (!img->scratch ||
+		    ring_open(&p->ring, &p->target, tid, img->ring_addr,
+			      img->scratch) < 0) {
+			warn_msg("cannot map a ring for line events into %s "
+				 "(%s): every line event stops it",
+				 s->command[0], strerror(errno));
+			s->jump = false;
+			return;
+		}
+		img->ring_addr = p->ring.addr;
+		p->sampler.hidden = PAGE_ROUND(RING_BYTES);
+	}
+	pcs = xcalloc(s->nthreads + 1, sizeof(*pcs));
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct user_regs_struct regs;
+
+		if (s->threads[i].proc == p &&
+		    target_get_regs(s->threads[i].tid, &regs) == 0)
+			pcs[n++] = regs.rip;
+	}
+	/* with --heap an entry arms the allocator's breakpoints: it has to
+	 * be known at once */
+	s->stats.jump_sites += image_place_jumps(
+		img, &p->target, tid, p->ring.addr, !s->heap, pcs, n);
+	free(pcs);
+}
+
 /* Loads the image process P runs now and arms every --func found in it.
  * With REQUIRED, a function or debug information missing is an error,
  * once the libraries linked at start are there too; otherwise it may
@@ -397,15 +452,21 @@ static int load_image(struct session *s, struct process *p, pid_t tid,
 	if (s->heap &&
 	    (img->libs_loaded || !image_watch_loader(img, &p->target)))
 		find_allocs(s, p, tid);
-	if (all_found(s, img))
+	if (all_found(s, img)) {
+		place_jumps(s, p, tid);
 		return 0;
+	}
 	/* the rest may be in libraries the dynamic linker maps later */
 	if (image_watch_loader(img, &p->target)) {
 		if (!s->opts->step)
 			image_place_copies(img, &p->target, tid);
+		place_jumps(s, p, tid);
 		return 0;
 	}
-	return search_specs(s, p, tid, required);
+	ret = search_specs(s, p, tid, required);
+	if (!ret)
+		place_jumps(s, p, tid);
+	return ret;
 }
 
 /* The dynamic linker says that libraries changed: functions are looked
@@ -437,7 +498,11 @@ static void on_loader(struct session *s, struct thread *th)
 	if (ret) {
 		s->fatal = ret;
 		s->done = true;
+		return;
 	}
+	/* the other threads run on: only a lone one lets sites jump */
+	if (threads_of(s, p) == 1)
+		place_jumps(s, p, th->tid);
 }
 
 /* Threads */
@@ -607,6 +672,64 @@ static void line_site(struct session *s, struct thread *th,
 	/* only quiet code runs from here to the ret: the call ends now */
 	if (site->returns)
 		pop_frame(s, th, rss);
+}
+
+/* The seam of the two event sources: thread TH arrived at the site of BP
+ * in PF with stack pointer SP, RSS being RSS, told by a stop at an int3
+ * or by a record of the ring. A call begins there, or a line. */
+static void site_event(struct session *s, struct thread *th,
+		       const struct profiled_func *pf,
+		       const struct breakpoint *bp, uint64_t sp, uint64_t rss)
+{
+	pop_dead_frames(s, th, sp, rss);
+	const struct frame *top = th->depth ? &th->frames[th->depth - 1] : NULL;
+	bool same_frame = top && top->func == pf->acct && top->sp == sp;
+
+	if ((bp->roles & BP_ENTRY) && !((bp->roles & BP_LINE) && same_frame)) {
+		enter(s, th, pf->acct, pf->info->decl_line, bp->addr, sp, rss);
+		if (pf->info->entry_line)
+			start_line(s, th, pf->info->entry_line, bp->addr, rss);
+	} else if (bp->roles & BP_LINE) {
+		line_site(s, th, pf, bp->addr, rss);
+	}
+}
+
+/* The line events P recorded since the last drain, in the order they
+ * were taken: before any stop of P is handled, so that each thread's
+ * events stay in order. */
+static void drain_ring(struct session *s, struct process *p)
+{
+	const struct ring_record *rec;
+
+	while (p->ring.hdr && (rec = ring_peek(&p->ring))) {
+		struct thread *th = thread_find(s, (pid_t)rec->tid);
+		const struct breakpoint *bp =
+			p->image ? bp_find(p->image->bps, rec->site) : NULL;
+
+		/* a vfork child runs its parent's stubs: not followed */
+		if (th && th->proc == p && bp && bp->func >= 0 &&
+		    (bp->roles & (BP_LINE | BP_ENTRY))) {
+			uint64_t rss = sampler_statm(&p->sampler, rec->statm,
+						     rec->nread);
+			const struct profiled_func *pf =
+				&p->image->funcs[bp->func];
+
+			site_event(s, th, pf, bp, rec->sp, rss);
+			for (int i = 0; i < MAX_CHAINED && bp->chained[i]; i++)
+				site_event(
+					s, th, pf,
+					bp_find(p->image->bps, bp->chained[i]),
+					rec->sp, rss);
+			s->stats.ring_events++;
+		}
+		ring_consumed(&p->ring);
+	}
+}
+
+static void drain_rings(struct session *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		drain_ring(s, s->procs[i]);
 }
 
 static void dispatch(struct session *s, const struct stop *stop);
@@ -838,6 +961,11 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		target_resume(tid, SIGTRAP);
 		return;
 	}
+	if (bp->roles & BP_RING_FULL) {
+		/* drained already, before this stop: the stub tries again */
+		target_resume(tid, 0);
+		return;
+	}
 
 	if (bp->roles == BP_ALLOC &&
 	    !(frees(bp->alloc_kind) ? th->proc->frees_armed
@@ -869,19 +997,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN | BP_EXIT)) {
 		uint64_t rss = sample(s, th->proc);
 
-		pop_dead_frames(s, th, regs.rsp, rss);
-		const struct frame *top =
-			th->depth ? &th->frames[th->depth - 1] : NULL;
-		bool same_frame =
-			top && top->func == pf->acct && top->sp == regs.rsp;
-		if ((roles & BP_ENTRY) && !((roles & BP_LINE) && same_frame)) {
-			enter(s, th, pf->acct, pf->info->decl_line, bp->addr,
-			      regs.rsp, rss);
-			if (pf->info->entry_line)
-				start_line(s, th, pf->info->entry_line,
-					   bp->addr, rss);
-		} else if (roles & BP_LINE)
-			line_site(s, th, pf, bp->addr, rss);
+		site_event(s, th, pf, bp, regs.rsp, rss);
 		if (roles & BP_RETURN) {
 			emulate_return(s, th, pf->acct, bp, &regs, rss);
 			return;
@@ -912,6 +1028,22 @@ static struct process *parent_of(struct session *s, pid_t pid)
 	return process_find(s, ppid);
 }
 
+/* Takes what a fork child inherited of its parent's ring out of it: the
+ * mapping at RING (when not 0) and the descriptor STATM_FD. */
+static void forget_ring_of(const struct target *t, pid_t pid, uint64_t ring,
+			   int statm_fd)
+{
+	uint64_t args[6] = {(uint64_t)statm_fd};
+	int64_t result;
+
+	target_syscall(t, pid, SYS_close, args, &result);
+	if (ring) {
+		args[0] = ring;
+		args[1] = PAGE_ROUND(RING_BYTES);
+		target_syscall(t, pid, SYS_munmap, args, &result);
+	}
+}
+
 /* A forked process starts. Its memory is a copy of its parent's, our
  * breakpoints included: with -f it is profiled with the same image,
  * otherwise it is cleaned and let go. */
@@ -923,16 +1055,40 @@ static void on_new_process(struct session *s, pid_t pid)
 
 	/* vfork: the memory is the parent's own, breakpoints and all */
 	if (!s->opts->follow_forks || !img) {
-		if (img && !target_share_memory(pid, parent->target.pid))
+		if (img && !target_share_memory(pid, parent->target.pid)) {
 			bp_clean_process(img->bps, pid);
+			if (parent->ring.hdr) {
+				struct target child = {.pid = pid,
+						       .mem_fd = -1};
+				if (target_open(&child, pid) == 0)
+					forget_ring_of(
+						&child, pid, img->ring_addr,
+						parent->ring.hdr->statm_fd);
+				target_close(&child);
+			}
+		}
 		target_detach(pid, 0);
 		return;
 	}
 	p = process_new(s, pid);
+	if (p && parent->ring.hdr &&
+	    ring_open(&p->ring, &p->target, pid, img->ring_addr, img->scratch) <
+		    0) {
+		warn_msg("cannot map a ring for line events into process %d "
+			 "(%s): it is not followed",
+			 pid, strerror(errno));
+		process_remove(s, p);
+		p = NULL;
+	}
 	if (!p) {
 		bp_clean_process(img->bps, pid);
 		target_detach(pid, 0);
 		return;
+	}
+	if (parent->ring.hdr) {
+		/* its own ring now; the statm it inherited is its parent's */
+		p->sampler.hidden = parent->sampler.hidden;
+		forget_ring_of(&p->target, pid, 0, parent->ring.hdr->statm_fd);
 	}
 	p->image = image_get(img);
 	thread_add(s, pid, p);
@@ -975,6 +1131,9 @@ static void on_exec(struct session *s, pid_t tid)
 		return;
 	}
 	end_threads_of(s, p, sample(s, p));
+	/* the ring went with the old program */
+	ring_close(&p->ring);
+	p->sampler.hidden = 0;
 	image_put(p->image);
 	p->image = NULL;
 	/* the same id, but a new address space */
@@ -1013,6 +1172,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 	pid_t tid = stop->tid;
 	struct thread *th;
 
+	drain_rings(s);
 	switch (stop->event) {
 	case TEV_EXITED:
 	case TEV_KILLED:
@@ -1065,6 +1225,21 @@ static void check_peak(struct session *s, struct process *p)
 			 "(/proc/PID/clear_refs, VmHWM): --peak is left out");
 }
 
+/* --engine jump, where the other options let line events go without a
+ * stop: --peak resets the peak at each one, from outside. */
+static void choose_engine(struct session *s)
+{
+	const struct options *o = s->opts;
+
+	s->jump = o->jump && !o->calls_only && !o->every_insn;
+	if (s->jump && o->peak) {
+		if (o->engine_given)
+			warn_msg("--peak reads the peak RSS at a stop for each "
+				 "line event: --engine copy is used");
+		s->jump = false;
+	}
+}
+
 static void start_clock(struct session *s)
 {
 	s->stats.wall_seconds = now();
@@ -1078,6 +1253,7 @@ int profiler_start(struct session *s)
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
 	s->heap = s->opts->heap;
+	choose_engine(s);
 	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
 		if (errno == EPERM || errno == ENOSYS)
 			return program_error(
@@ -1138,6 +1314,7 @@ int profiler_attach(struct session *s, pid_t pid)
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
 	s->heap = s->opts->heap;
+	choose_engine(s);
 	if (target_attach(&t, pid, &threads, &n) < 0)
 		return attach_error(pid);
 	p = process_new(s, pid);
@@ -1255,7 +1432,8 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 {
 	struct user_regs_struct regs;
 
-	for (int steps = 0; steps < 16; steps++) {
+	/* a stub is some 60 instructions, two of them system calls */
+	for (int steps = 0; steps < 128; steps++) {
 		struct stop stop;
 
 		if (target_get_regs(tid, &regs) < 0 ||
@@ -1297,6 +1475,32 @@ static void drain_traps(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
+/* The ring goes out of P as it is let go, unless a thread is still in a
+ * stub (it would write into the ring on its way out). */
+static void forget_ring(struct session *s, struct process *p,
+			const struct leaving *ts, size_t n)
+{
+	pid_t by = 0;
+
+	if (!p->ring.hdr)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct user_regs_struct regs;
+
+		if (ts[i].gone)
+			continue;
+		if (target_get_regs(ts[i].tid, &regs) < 0 ||
+		    image_in_xol(p->image, regs.rip))
+			return;
+		by = ts[i].tid;
+	}
+	drain_ring(s, p);
+	if (by)
+		forget_ring_of(&p->target, by, p->ring.addr,
+			       p->ring.hdr->statm_fd);
+	ring_close(&p->ring);
+}
+
 /* Lets process P go on without us: every breakpoint out of its memory,
  * every thread out of the copies, then each one detached. The calls it
  * is in end now. The out-of-line area stays: a signal frame may still
@@ -1306,6 +1510,7 @@ static void detach_process(struct session *s, struct process *p)
 	struct leaving *ts;
 	size_t n = stop_threads_of(s, p, &ts);
 
+	drain_ring(s, p);
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
 	restore_hijacked(s, p, p->target.pid);
@@ -1317,7 +1522,11 @@ static void detach_process(struct session *s, struct process *p)
 		if (p->image)
 			leave_xol(p, ts[i].tid, &ts[i].sig);
 		drain_traps(p, ts[i].tid, &ts[i].sig);
-		target_detach(ts[i].tid, ts[i].sig);
+	}
+	forget_ring(s, p, ts, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!ts[i].gone)
+			target_detach(ts[i].tid, ts[i].sig);
 	}
 	free(ts);
 	if (p != s->procs[0])
@@ -1343,6 +1552,8 @@ int profiler_run(struct session *s)
 	while (!s->done) {
 		if (s->tick && *s->tick) {
 			*s->tick = 0;
+			/* what the program recorded meanwhile counts too */
+			drain_rings(s);
 			s->on_tick(s->hook_arg);
 		}
 		if (*s->detach_requested) {
@@ -1363,6 +1574,7 @@ int profiler_run(struct session *s)
 		dispatch(s, &stop);
 		s->stats.tracer_seconds += now() - t0;
 	}
+	drain_rings(s);
 	s->stats.wall_seconds = now() - s->stats.wall_seconds;
 	if (s->fatal)
 		return s->fatal;

@@ -8,18 +8,19 @@
 #include "relocate.h"
 
 struct emitter {
-	struct reloc_copy *out;
+	uint8_t *code;
+	size_t cap, len;
 	bool overflow;
 };
 
 static void emit(struct emitter *e, const void *bytes, size_t n)
 {
-	if (e->out->len + n > RELOC_MAX) {
+	if (e->len + n > e->cap) {
 		e->overflow = true;
 		return;
 	}
-	memcpy(e->out->code + e->out->len, bytes, n);
-	e->out->len = (uint8_t)(e->out->len + n);
+	memcpy(e->code + e->len, bytes, n);
+	e->len += n;
 }
 
 static void emit_u8(struct emitter *e, uint8_t b)
@@ -157,7 +158,7 @@ static bool emit_indirect_call(struct emitter *e, const cs_insn *ci,
 	bytes[modrm_at] = (uint8_t)((bytes[modrm_at] & ~0x38) | (4 << 3));
 	if (is_rip_relative(x86)) {
 		int64_t disp =
-			x86->disp + (int64_t)(ci->address - (at + e->out->len));
+			x86->disp + (int64_t)(ci->address - (at + e->len));
 		int32_t d32;
 
 		if (!fits_i32(disp) || x86->encoding.disp_size != 4)
@@ -232,7 +233,7 @@ static bool rewrite(struct emitter *e, const cs_insn *ci, uint64_t copy)
 size_t relocate(const uint8_t *code, size_t avail, uint64_t addr, uint64_t copy,
 		struct reloc_copy *out)
 {
-	struct emitter e = {.out = out};
+	struct emitter e = {.code = out->code, .cap = RELOC_MAX};
 	csh handle;
 	cs_insn *ci;
 	size_t len = 0;
@@ -247,5 +248,71 @@ size_t relocate(const uint8_t *code, size_t avail, uint64_t addr, uint64_t copy,
 		cs_free(ci, 1);
 	}
 	cs_close(&handle);
+	out->len = (uint8_t)e.len;
 	return len;
+}
+
+/* Whether the instruction goes on to the next one whatever it does, and
+ * so can be moved as it is (its RIP-relative operand adjusted). */
+static bool falls_through(const cs_insn *ci)
+{
+	const cs_detail *d = ci->detail;
+
+	for (uint8_t i = 0; i < d->groups_count; i++) {
+		switch (d->groups[i]) {
+		case CS_GRP_JUMP:
+		case CS_GRP_CALL:
+		case CS_GRP_RET:
+		case CS_GRP_INT:
+		case CS_GRP_IRET:
+		case CS_GRP_BRANCH_RELATIVE:
+			return false;
+		default:
+			break;
+		}
+	}
+	return !is_cond_branch(&d->x86) && ci->id != X86_INS_INT3 &&
+	       ci->id != X86_INS_XBEGIN && ci->id != X86_INS_SYSCALL;
+}
+
+size_t relocate_run(const uint8_t *code, size_t avail, uint64_t addr,
+		    size_t want, uint64_t copy, struct reloc_run *out)
+{
+	struct emitter e = {.code = out->code, .cap = RELOC_RUN_MAX};
+	size_t covered = 0;
+	csh handle;
+	cs_insn *ci;
+
+	memset(out, 0, sizeof(*out));
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+		return 0;
+	cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
+	while (covered < want && !e.overflow) {
+		size_t before = e.len;
+		bool last, ok;
+
+		if (cs_disasm(handle, code + covered, avail - covered,
+			      addr + covered, 1, &ci) != 1)
+			break;
+		last = covered + ci->size >= want;
+		if (last)
+			ok = rewrite(&e, ci, copy + e.len);
+		else
+			ok = falls_through(ci) &&
+			     emit_moved(&e, ci, copy + e.len);
+		/* a nop at the end moves nothing: the copy goes on by itself */
+		if (ok && last && e.len == before)
+			emit_jump_abs(&e, ci->address + ci->size);
+		covered += ci->size;
+		cs_free(ci, 1);
+		if (!ok) {
+			covered = 0;
+			break;
+		}
+	}
+	cs_close(&handle);
+	if (e.overflow || covered < want)
+		return 0;
+	out->len = e.len;
+	return covered;
 }

@@ -411,10 +411,12 @@ static void json_stats(FILE *out, const struct report_stats *st)
 	fprintf(out,
 		",\n \"stats\": {\"line_events\": %" PRIu64
 		", \"stops\": %" PRIu64 ", \"stepped\": %" PRIu64
-		", \"stepped_sites\": %zu, \"tracer_seconds\": %.6f"
+		", \"stepped_sites\": %zu, \"ring_events\": %" PRIu64
+		", \"jump_sites\": %zu, \"tracer_seconds\": %.6f"
 		", \"program_seconds\": %.6f}",
 		st->line_events, st->stops, st->stepped, st->stepped_sites,
-		st->tracer_seconds, st->program_seconds);
+		st->ring_events, st->jump_sites, st->tracer_seconds,
+		st->program_seconds);
 }
 
 void report_write_stats(FILE *out, const struct report_stats *st)
@@ -429,6 +431,11 @@ void report_write_stats(FILE *out, const struct report_stats *st)
 		"%.3f s in the program\n",
 		st->line_events, st->stops, per_event, st->tracer_seconds,
 		st->program_seconds);
+	if (st->jump_sites)
+		fprintf(out,
+			"memprof: %" PRIu64 " line events recorded in the "
+			"program without a stop (%zu sites jump to a stub)\n",
+			st->ring_events, st->jump_sites);
 	if (st->stepped)
 		fprintf(out,
 			"memprof: %" PRIu64 " stops single-stepped in place "

@@ -22,6 +22,8 @@ struct report_stats {
 	uint64_t line_events, stops;
 	uint64_t stepped;     /* stops single-stepped in place */
 	size_t stepped_sites; /* breakpoints without an out-of-line copy */
+	uint64_t ring_events; /* line events recorded without a stop */
+	size_t jump_sites;    /* sites that jump to a stub */
 	double tracer_seconds, program_seconds;
 };
 

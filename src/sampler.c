@@ -18,28 +18,34 @@ int sampler_open(struct sampler *s, pid_t pid)
 	s->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	s->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 	s->last = 0;
+	s->hidden = 0;
 	return s->statm_fd < 0 ? -1 : 0;
+}
+
+uint64_t sampler_statm(struct sampler *s, const char *text, ssize_t n)
+{
+	uint64_t resident = 0;
+	const char *p, *end = text + (n > 0 ? n : 0);
+
+	/* "size resident shared ...": the second number, parsed by hand as
+	 * this runs at every line event */
+	for (p = text; p < end && *p != ' '; p++)
+		;
+	if (p + 1 >= end || p[1] < '0' || p[1] > '9')
+		return s->last;
+	for (p++; p < end && *p >= '0' && *p <= '9'; p++)
+		resident = resident * 10 + (uint64_t)(*p - '0');
+	resident *= s->page_size;
+	s->last = resident > s->hidden ? resident - s->hidden : 0;
+	return s->last;
 }
 
 uint64_t sampler_rss(struct sampler *s)
 {
 	char buf[128];
-	ssize_t n = pread(s->statm_fd, buf, sizeof(buf) - 1, 0);
-	uint64_t resident = 0;
-	const char *p;
+	ssize_t n = pread(s->statm_fd, buf, sizeof(buf), 0);
 
-	if (n <= 0)
-		return s->last;
-	buf[n] = '\0';
-	/* "size resident shared ...": the second number, parsed by hand as
-	 * this runs at every stop */
-	p = strchr(buf, ' ');
-	if (!p || p[1] < '0' || p[1] > '9')
-		return s->last;
-	for (p++; *p >= '0' && *p <= '9'; p++)
-		resident = resident * 10 + (uint64_t)(*p - '0');
-	s->last = resident * s->page_size;
-	return s->last;
+	return sampler_statm(s, buf, n);
 }
 
 void sampler_close(struct sampler *s)

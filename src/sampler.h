@@ -12,12 +12,19 @@ struct sampler {
 	int clear_refs_fd; /* /proc/PID/clear_refs, to reset it */
 	uint64_t page_size;
 	uint64_t last; /* the last figure read, in bytes */
+	/* memory of memprof's own in the process (the ring), left out of
+	 * every figure */
+	uint64_t hidden;
 };
 
 int sampler_open(struct sampler *s, pid_t pid);
 /* RSS in bytes; the last figure read when the process is gone. */
 uint64_t sampler_rss(struct sampler *s);
 void sampler_close(struct sampler *s);
+
+/* RSS in bytes from N bytes of statm TEXT (read by the process itself);
+ * the last figure when it holds none. */
+uint64_t sampler_statm(struct sampler *s, const char *text, ssize_t n);
 
 /* The peak RSS (the kernel's high-water mark, VmHWM) in bytes since the
  * last reset; 0 when it cannot be read. */

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "image.h"
 #include "report.h"
+#include "ring.h"
 #include "sampler.h"
 #include "target.h"
 
@@ -33,6 +34,7 @@ struct process {
 	struct target target; /* target.pid is the process id */
 	struct sampler sampler;
 	struct image *image; /* NULL until one is loaded */
+	struct ring ring;    /* --engine jump: its line events */
 	size_t open_calls;   /* activations open on its threads */
 	bool allocs_found;   /* --heap: the allocator's entries are set */
 	bool allocs_armed;   /* the allocating ones are in its memory now */
@@ -61,6 +63,8 @@ struct stats {
 	uint64_t line_events;  /* the occurrences of the tables */
 	uint64_t stepped;      /* stops that needed a single step */
 	size_t stepped_sites;  /* breakpoints without an out-of-line copy */
+	uint64_t ring_events;  /* line events recorded without a stop */
+	size_t jump_sites;     /* sites that jump to a stub */
 	double tracer_seconds; /* handling stops */
 	double wall_seconds;
 };
@@ -89,6 +93,7 @@ struct session {
 	bool done;
 	bool peak; /* --peak, and the kernel can reset the peak RSS */
 	bool heap; /* --heap */
+	bool jump; /* --engine jump, and the program could take a ring */
 	int fatal; /* memprof's exit status when it must stop at once */
 };
 

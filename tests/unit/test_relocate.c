@@ -135,6 +135,43 @@ static void special_cases(void)
 	CHECK_INT(relocate(garbage, 1, 0x1000, COPY, &c), 0);
 }
 
+/* Runs of instructions, for the jump a stub is reached by. */
+static void runs(void)
+{
+	/* push %rbp; mov %rsp,%rbp; sub $0x10,%rsp: three are moved */
+	const uint8_t prologue[] = {0x55, 0x48, 0x89, 0xe5,
+				    0x48, 0x83, 0xec, 0x10, 0xc3};
+	/* lea 0x100(%rip),%rax (7 bytes): the displacement follows it */
+	const uint8_t lea[] = {0x48, 0x8d, 0x05, 0x00, 0x01, 0x00, 0x00, 0xc3};
+	/* mov $1,%eax; xor %ecx,%ecx; jz +0x10: the jump may end the run */
+	const uint8_t cond[] = {0xb8, 1, 0, 0, 0, 0x74, 0x10};
+	/* a call before the end: the run cannot be moved */
+	const uint8_t call[] = {0xe8, 0, 0, 0, 0, 0x90, 0x90};
+	struct reloc_run r;
+	int32_t disp;
+
+	CHECK_INT(relocate_run(prologue, sizeof(prologue), 0x1000, 5, COPY, &r),
+		  8);
+	CHECK(memcmp(r.code, prologue, 8) == 0);
+	expect_jump_abs(r.code + 8, 0x1008);
+	CHECK_INT(r.len, 22);
+
+	CHECK_INT(relocate_run(lea, sizeof(lea), 0x1000, 5, COPY, &r), 7);
+	memcpy(&disp, r.code + 3, 4);
+	CHECK_INT(COPY + 7 + disp, 0x1000 + 7 + 0x100);
+	expect_jump_abs(r.code + 7, 0x1007);
+
+	CHECK_INT(relocate_run(cond, sizeof(cond), 0x1000, 6, COPY, &r), 7);
+	CHECK(memcmp(r.code, cond, 5) == 0);
+	CHECK(r.code[5] == 0x74 && r.code[6] == 2);
+	CHECK(r.code[7] == 0xeb && r.code[8] == 14);
+	expect_jump_abs(expect_jump_abs(r.code + 9, 0x1017), 0x1007);
+
+	CHECK_INT(relocate_run(call, sizeof(call), 0x1000, 6, COPY, &r), 0);
+	/* too few bytes to cover the jump */
+	CHECK_INT(relocate_run(cond, 3, 0x1000, 5, COPY, &r), 0);
+}
+
 int main(void)
 {
 	RUN(plain_instruction);
@@ -143,5 +180,6 @@ int main(void)
 	RUN(rip_relative);
 	RUN(indirect_calls);
 	RUN(special_cases);
+	RUN(runs);
 	UNIT_EXIT();
 }

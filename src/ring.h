@@ -1,0 +1,61 @@
+/* The ring of line events recorded inside the program (--engine jump):
+ * its layout, shared by the stubs that write it and by memprof, which
+ * reads it; and memprof's side of it. x86-64 only, like the stubs. */
+#ifndef MEMPROF_RING_H
+#define MEMPROF_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "target.h"
+
+/* At the start of the ring. The stubs take records by adding 1 to head;
+ * memprof consumes them and moves tail. A stub that finds no room
+ * traps, and memprof drains before it goes on. */
+struct ring_header {
+	uint64_t head;
+	uint64_t tail;
+	int32_t statm_fd; /* the program's descriptor of /proc/self/statm */
+	uint32_t cap;	  /* records, a power of two */
+	uint8_t pad[40];
+};
+
+/* One line event. seq is written last: the record is whole when seq is
+ * its index plus one. */
+struct ring_record {
+	uint64_t seq;
+	uint64_t site; /* the site's address in the original code */
+	uint32_t tid;
+	int32_t nread; /* what pread of statm returned */
+	uint64_t sp;   /* the stack pointer at the site */
+	char statm[32];
+};
+
+#define RING_RECORDS 16384u
+#define RING_BYTES                                                             \
+	(sizeof(struct ring_header) + RING_RECORDS * sizeof(struct ring_record))
+
+struct ring {
+	uint64_t addr;		 /* where it lies in the process; 0: none */
+	struct ring_header *hdr; /* memprof's mapping of the same pages */
+	struct ring_record *recs;
+};
+
+/* Makes a ring in the process of T through its stopped thread TID: a
+ * memfd mapped there (at FIXED, when not 0, replacing what is there) and
+ * here, and a descriptor of its statm. SCRATCH is room for 64 bytes in
+ * the process (for the paths the system calls read). Returns 0, or -1
+ * with errno. */
+int ring_open(struct ring *r, const struct target *t, pid_t tid, uint64_t fixed,
+	      uint64_t scratch);
+
+/* The next whole record, or NULL; ring_consumed moves past it. */
+const struct ring_record *ring_peek(const struct ring *r);
+void ring_consumed(struct ring *r);
+
+/* Lets go of memprof's side; the process keeps its own. */
+void ring_close(struct ring *r);
+
+#endif

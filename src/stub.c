@@ -1,0 +1,117 @@
+/* Stubs for --engine jump, as machine code (x86-64 only). A stub runs on
+ * the program's thread with nothing of its own: it steps below the red
+ * zone, saves what it clobbers, takes a record in the ring (an atomic
+ * add), fills it with two system calls (gettid, pread of statm: neither
+ * touches errno, which libc keeps), publishes it, restores, and runs the
+ * displaced instructions. A signal handler that runs meanwhile can run
+ * another stub: each takes a record of its own. */
+#include <string.h>
+
+#include "ring.h"
+#include "stub.h"
+
+struct writer {
+	uint8_t *code;
+	size_t len;
+};
+
+static void put(struct writer *w, const void *bytes, size_t n)
+{
+	memcpy(w->code + w->len, bytes, n);
+	w->len += n;
+}
+
+static void put32(struct writer *w, uint32_t v)
+{
+	put(w, &v, 4);
+}
+
+#define PUT(w, ...)                                                            \
+	do {                                                                   \
+		const uint8_t b_[] = {__VA_ARGS__};                            \
+		put(w, b_, sizeof(b_));                                        \
+	} while (0)
+
+/* What the stub pushes before it takes the record: flags, rax, rcx,
+ * rdx, rsi, rdi, r10, r11, rbx; then the record's seq and address. */
+#define SAVED (9 * 8)
+#define RED_ZONE 128
+
+int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
+	       const uint8_t *code, size_t avail)
+{
+	struct writer w = {.code = st->code};
+	struct reloc_run run;
+	size_t wait;
+	int32_t rel;
+
+	memset(st, 0, sizeof(*st));
+	PUT(&w, 0x48, 0x8d, 0x64, 0x24, 0x80);	     /* lea -128(%rsp),%rsp */
+	PUT(&w, 0x9c, 0x50, 0x51, 0x52, 0x56, 0x57); /* pushf; rax..rdi */
+	PUT(&w, 0x41, 0x52, 0x41, 0x53, 0x53);	     /* r10, r11, rbx */
+	PUT(&w, 0x48, 0xbb);			     /* movabs $ring,%rbx */
+	put(&w, &ring, 8);
+	PUT(&w, 0xb8, 1, 0, 0, 0);	       /* mov $1,%eax */
+	PUT(&w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
+	wait = w.len;
+	PUT(&w, 0x48, 0x89, 0xc2);	 /* mov %rax,%rdx */
+	PUT(&w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
+	PUT(&w, 0x48, 0x81, 0xfa);	 /* cmp $cap,%rdx */
+	put32(&w, RING_RECORDS);
+	PUT(&w, 0x72, 0x03); /* jb room */
+	st->full_trap = w.len;
+	PUT(&w, 0xcc); /* int3: memprof drains */
+	PUT(&w, 0xeb, (uint8_t)(wait - (w.len + 2)));
+	PUT(&w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
+	PUT(&w, 0x25);			 /* and $cap-1,%eax */
+	put32(&w, RING_RECORDS - 1);
+	PUT(&w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
+	/* lea sizeof(header)(%rbx,%rax),%rsi: the record */
+	PUT(&w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
+	PUT(&w, 0x51, 0x56);			 /* push %rcx; push %rsi */
+	PUT(&w, 0xb8, 186, 0, 0, 0, 0x0f, 0x05); /* gettid */
+	PUT(&w, 0x48, 0x8b, 0x34, 0x24);	 /* mov (%rsp),%rsi */
+	PUT(&w, 0x89, 0x46, offsetof(struct ring_record, tid));
+	PUT(&w, 0x48, 0x8d, 0x05); /* lea site(%rip),%rax */
+	rel = (int32_t)(site - (at + w.len + 4));
+	if ((int64_t)rel != (int64_t)(site - (at + w.len + 4)))
+		return -1;
+	put32(&w, (uint32_t)rel);
+	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, site));
+	PUT(&w, 0x48, 0x8d, 0x84, 0x24); /* lea the site's rsp,%rax */
+	put32(&w, RED_ZONE + SAVED + 16);
+	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, sp));
+	PUT(&w, 0x8b, 0x7b, offsetof(struct ring_header, statm_fd));
+	PUT(&w, 0x48, 0x83, 0xc6, offsetof(struct ring_record, statm));
+	PUT(&w, 0xba); /* mov $len,%edx */
+	put32(&w, sizeof(((struct ring_record *)0)->statm));
+	PUT(&w, 0x45, 0x31, 0xd2);		/* xor %r10d,%r10d */
+	PUT(&w, 0xb8, 17, 0, 0, 0, 0x0f, 0x05); /* pread64 */
+	PUT(&w, 0x48, 0x8b, 0x34, 0x24);	/* mov (%rsp),%rsi */
+	PUT(&w, 0x89, 0x46, offsetof(struct ring_record, nread));
+	PUT(&w, 0x5e, 0x59);		       /* pop %rsi; pop %rcx */
+	PUT(&w, 0x48, 0x89, 0x0e);	       /* mov %rcx,(%rsi): published */
+	PUT(&w, 0x5b, 0x41, 0x5b, 0x41, 0x5a); /* rbx, r11, r10 */
+	PUT(&w, 0x5f, 0x5e, 0x5a, 0x59, 0x58, 0x9d); /* rdi..rax; popf */
+	PUT(&w, 0x48, 0x8d, 0xa4, 0x24);	     /* lea 128(%rsp),%rsp */
+	put32(&w, RED_ZONE);
+	st->covered = relocate_run(code, avail, site, STUB_JUMP_LEN, at + w.len,
+				   &run);
+	if (!st->covered)
+		return -1;
+	put(&w, run.code, run.len);
+	st->len = w.len;
+	return 0;
+}
+
+int stub_jump(uint8_t jmp[STUB_JUMP_LEN], uint64_t site, uint64_t at)
+{
+	int64_t rel = (int64_t)(at - (site + STUB_JUMP_LEN));
+	int32_t rel32 = (int32_t)rel;
+
+	if ((int64_t)rel32 != rel)
+		return -1;
+	jmp[0] = 0xe9;
+	memcpy(jmp + 1, &rel32, 4);
+	return 0;
+}

@@ -1,0 +1,36 @@
+/* The stub a line site jumps to (--engine jump): it records the line
+ * event in the ring without a stop, runs the site's displaced
+ * instructions and jumps back. Pure: bytes out, x86-64 only. */
+#ifndef MEMPROF_STUB_H
+#define MEMPROF_STUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relocate.h"
+
+/* The jump that replaces the site's first bytes. */
+#define STUB_JUMP_LEN 5
+
+/* Room enough for a stub. */
+#define STUB_MAX (176 + RELOC_RUN_MAX)
+
+struct stub {
+	uint8_t code[STUB_MAX];
+	size_t len;
+	size_t covered;	  /* bytes of the original the jump displaces */
+	size_t full_trap; /* offset of the int3 taken when the ring is full */
+};
+
+/* Builds the stub for the site at SITE (whose original bytes are CODE,
+ * AVAIL of them readable) to run at AT, writing to the ring at RING.
+ * Returns 0, or -1 when the displaced instructions cannot run
+ * elsewhere. */
+int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
+	       const uint8_t *code, size_t avail);
+
+/* The jump at SITE to the stub at AT: STUB_JUMP_LEN bytes into JMP;
+ * -1 when AT is out of reach. */
+int stub_jump(uint8_t jmp[STUB_JUMP_LEN], uint64_t site, uint64_t at);
+
+#endif

@@ -1,0 +1,173 @@
+/* Stubs run for real: code with a site is written into an executable
+ * page, its site made a jump to a stub, and the code called. The stub
+ * must leave the code's results, registers, flags and red zone as they
+ * were, and leave one whole record per pass in the ring. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "../../src/ring.h"
+#include "../../src/stub.h"
+#include "unit.h"
+
+static uint8_t *page;			/* code at 0, stubs at 2048 */
+static struct ring_header *ring;
+static struct ring_record *records;
+static uint64_t drained;
+
+/* The ring-full trap: drain the whole records, as memprof would (the
+ * trapping pass has taken its place but not filled it). */
+static void on_trap(int sig)
+{
+	(void)sig;
+	while (records[ring->tail & (RING_RECORDS - 1)].seq == ring->tail + 1) {
+		drained++;
+		__atomic_store_n(&ring->tail, ring->tail + 1,
+				 __ATOMIC_RELEASE);
+	}
+}
+
+/* Writes CODE at the start of the page and makes the site at offset
+ * SITE jump to its stub. Returns the number of bytes covered. */
+static size_t install(const uint8_t *code, size_t len, size_t site)
+{
+	struct stub st;
+	uint64_t at = (uint64_t)(page + 2048);
+
+	memcpy(page, code, len);
+	if (stub_build(&st, at, (uint64_t)ring, (uint64_t)(page + site),
+		       code + site, len - site) < 0)
+		return 0;
+	memcpy(page + 2048, st.code, st.len);
+	CHECK(page[2048 + st.full_trap] == 0xcc);
+	CHECK_INT(stub_jump(page + site, (uint64_t)(page + site), at), 0);
+	return st.covered;
+}
+
+static void reset_ring(void)
+{
+	memset(ring, 0, RING_BYTES);
+	ring->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	ring->cap = RING_RECORDS;
+	records = (struct ring_record *)(ring + 1);
+	drained = 0;
+}
+
+/* f(a, b): 7 + (a < b), with a site between the compare and the jump
+ * that reads its flags. */
+static void flags_survive(void)
+{
+	static const uint8_t code[] = {
+		0x31, 0xc0,		      /* xor %eax,%eax */
+		0x48, 0x39, 0xf7,	      /* cmp %rsi,%rdi */
+		0xb9, 0x07, 0, 0, 0,	      /* site: mov $7,%ecx */
+		0x7d, 0x05,		      /* jge +5 */
+		0xb8, 0x01, 0, 0, 0,	      /* mov $1,%eax */
+		0x01, 0xc8,		      /* add %ecx,%eax */
+		0xc3,			      /* ret */
+	};
+	long (*f)(long, long) = (long (*)(long, long))(void *)page;
+
+	reset_ring();
+	CHECK_INT(install(code, sizeof(code), 5), 5);
+	CHECK_INT(f(1, 2), 8);
+	CHECK_INT(f(3, 2), 7);
+	CHECK_INT(f(-5, -4), 8);
+	CHECK_INT(ring->head, 3);
+	for (uint64_t i = 0; i < 3; i++) {
+		const struct ring_record *r = &records[i];
+		char text[40] = "";
+
+		CHECK_INT(r->seq, i + 1);
+		CHECK_INT(r->site, (uint64_t)(page + 5));
+		CHECK_INT(r->tid, syscall(SYS_gettid));
+		CHECK(r->nread > 3);
+		memcpy(text, r->statm, sizeof(r->statm));
+		CHECK(strtoull(strchr(text, ' ') + 1, NULL, 10) > 0);
+		/* the stack pointer at the site: below ours, above the
+		 * return address f was called with */
+		CHECK((uint64_t)&text > r->sp && r->sp > (uint64_t)&text - 4096);
+	}
+}
+
+/* f(x) = x, kept in the red zone across the site: the stub must step
+ * below it. Two instructions are displaced (3 + 5 bytes). */
+static void red_zone_survives(void)
+{
+	static const uint8_t code[] = {
+		0x48, 0x89, 0x7c, 0x24, 0xf8, /* mov %rdi,-8(%rsp) */
+		0x48, 0x31, 0xff,	      /* site: xor %rdi,%rdi */
+		0x48, 0x8b, 0x44, 0x24, 0xf8, /* mov -8(%rsp),%rax */
+		0xc3,			      /* ret */
+	};
+	long (*f)(long) = (long (*)(long))(void *)page;
+
+	reset_ring();
+	CHECK_INT(install(code, sizeof(code), 5), 8);
+	CHECK_INT(f(123456789), 123456789);
+	CHECK_INT(f(-1), -1);
+	CHECK_INT(ring->head, 2);
+}
+
+/* More passes than the ring holds: the stub traps when it is full, goes
+ * on once it is drained, and no record is lost or torn. */
+static void full_ring_traps(void)
+{
+	static const uint8_t code[] = {
+		0xb8, 0x2a, 0, 0, 0, /* site: mov $42,%eax */
+		0xc3,		     /* ret */
+	};
+	long (*f)(void) = (long (*)(void))(void *)page;
+	const uint64_t passes = 3 * RING_RECORDS + 5;
+	bool all = true;
+
+	reset_ring();
+	signal(SIGTRAP, on_trap);
+	CHECK_INT(install(code, sizeof(code), 0), 5);
+	for (uint64_t i = 0; i < passes; i++)
+		all &= f() == 42;
+	signal(SIGTRAP, SIG_DFL);
+	CHECK(all);
+	CHECK_INT(ring->head, passes);
+	CHECK_INT(drained, 3 * RING_RECORDS);
+	for (uint64_t i = drained; i < passes; i++)
+		all &= records[i & (RING_RECORDS - 1)].seq == i + 1;
+	CHECK(all);
+}
+
+/* A displaced instruction that cannot run elsewhere: no stub. */
+static void refuses_what_cannot_move(void)
+{
+	static const uint8_t code[] = {0xcc, 0x90, 0x90, 0x90, 0x90, 0xc3};
+	struct stub st;
+
+	CHECK_INT(stub_build(&st, 0x2000, 0x3000, 0x1000, code, sizeof(code)),
+		  -1);
+	/* a jump in the middle of the run */
+	static const uint8_t jmp[] = {0xeb, 0x00, 0x90, 0x90, 0x90, 0xc3};
+	CHECK_INT(stub_build(&st, 0x2000, 0x3000, 0x1000, jmp, sizeof(jmp)),
+		  -1);
+	uint8_t j[STUB_JUMP_LEN];
+	CHECK_INT(stub_jump(j, 0x1000, 0x1000 + (3ull << 31)), -1);
+}
+
+int main(void)
+{
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ring = mmap(NULL, RING_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED || ring == MAP_FAILED) {
+		perror("mmap");
+		return 99;
+	}
+	RUN(flags_survive);
+	RUN(red_zone_survives);
+	RUN(full_ring_traps);
+	RUN(refuses_what_cannot_move);
+	return unit_result();
+}
