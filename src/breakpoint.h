@@ -18,6 +18,10 @@ enum bp_role {
 	BP_EXIT = 1u << 4,   /* a jump out of the function: a tail call */
 	BP_LOADER = 1u << 5, /* the dynamic linker's _dl_debug_state */
 	BP_ALLOC = 1u << 6,  /* an allocator's entry (--heap) */
+	/* a return address that a call under way will come back to (a
+	 * tail call, an allocator's call); in a process's memory only while
+	 * one of its threads waits for it there */
+	BP_CALLER = 1u << 7,
 };
 
 struct breakpoint {

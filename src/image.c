@@ -250,7 +250,6 @@ static struct xol *xol_near(struct image *img, const struct target *t,
 
 int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 {
-	static const uint8_t int3 = 0xcc;
 	size_t cursor = 0, avail;
 	struct breakpoint *bp;
 	int ret = 0;
@@ -270,8 +269,14 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 			code = orig_code(img->funcs[bp->func].info, bp->addr,
 					 &avail);
 		} else if (target_read(t, bp->addr, live, sizeof(live)) == 0) {
-			/* the dynamic linker's code, our int3 taken out */
-			live[0] = bp->orig;
+			/* code of others (the dynamic linker, a caller), read
+			 * live: our int3s taken out */
+			for (size_t i = 0; i < sizeof(live); i++) {
+				const struct breakpoint *o =
+					bp_find(img->bps, bp->addr + i);
+				if (o)
+					live[i] = o->orig;
+			}
 			code = live;
 			avail = sizeof(live);
 		}
@@ -279,8 +284,6 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 		if (!x) {
 			ret = -1;
 		} else {
-			if (!img->ret_trap)
-				img->ret_trap = xol_put(x, t, &int3, 1);
 			bp->resume = xol_place(x, t, code, avail, bp->addr);
 		}
 		if (!bp->resume)

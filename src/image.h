@@ -36,9 +36,6 @@ struct image {
 	struct bp_table *bps;
 	struct xol xols[16]; /* out-of-line areas, one near each module */
 	size_t nxols;
-	/* an int3 in the area: where a tail-called function returns to, so
-	 * that the call that jumped to it ends when it returns */
-	uint64_t ret_trap;
 	/* the dynamic linker's _dl_debug_state and r_debug.r_state: where
 	 * it tells of libraries mapped and unmapped */
 	uint64_t loader_bp, loader_state;

@@ -14,6 +14,7 @@
 
 static bool frees(int kind);
 static void arm_allocs(struct session *s, struct process *p);
+static bool await_return(struct session *s, struct thread *th, uint64_t addr);
 
 static double now(void)
 {
@@ -164,7 +165,8 @@ static void find_allocs(struct session *s, struct process *p, pid_t tid)
 }
 
 /* An allocator function is entered by a thread in a profiled call. free
- * is accounted at once; the others when they return, to the trap. */
+ * is accounted at once; the others when they return, at their return
+ * address. */
 static void on_alloc(struct session *s, struct thread *th,
 		     const struct breakpoint *bp,
 		     const struct user_regs_struct *regs)
@@ -207,10 +209,9 @@ static void on_alloc(struct session *s, struct thread *th,
 		c.size = regs->rsi;
 		break;
 	}
-	const struct target *t = &th->proc->target;
-	uint64_t trap = th->proc->image->ret_trap;
-	if (!trap || target_read(t, regs->rsp, &c.ret, sizeof(c.ret)) < 0 ||
-	    target_write(t, regs->rsp, &trap, sizeof(trap)) < 0)
+	if (target_read(&th->proc->target, regs->rsp, &c.ret, sizeof(c.ret)) <
+		    0 ||
+	    !await_return(s, th, c.ret))
 		return;
 	th->allocs[th->nallocs++] = c;
 }
@@ -460,6 +461,9 @@ static void arm_allocs(struct session *s, struct process *p)
 	}
 }
 
+static void release_return(struct session *s, const struct process *p,
+			   uint64_t addr);
+
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
 	th->depth--;
@@ -467,6 +471,8 @@ static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 		s->on_call(s->hook_arg, th->tid, th->frames[th->depth].func,
 			   false, th->depth, rss);
 	account_return(s->acct, th->tid, rss);
+	if (th->frames[th->depth].ret_addr)
+		release_return(s, th->proc, th->frames[th->depth].ret_addr);
 	if (s->heap && th->proc->open_calls > 0 && --th->proc->open_calls == 0)
 		arm_allocs(s, th->proc);
 }
@@ -638,90 +644,110 @@ static void emulate_return(struct session *s, struct thread *th, int func,
 		target_resume(th->tid, 0);
 }
 
+/* Returns that are not the function's own ret: a tail call, the
+ * allocator's. A breakpoint waits at the return address itself, the
+ * caller's next instruction, so that the stack is never altered: an
+ * exception's unwinder or a longjmp sees true return addresses, and a
+ * call they skip is ended when its thread is seen above it. The
+ * breakpoint is in a process's memory only while one of its threads
+ * waits there. */
+
+/* Whether a thread of P waits for a return to ADDR. */
+static bool return_awaited(const struct session *s, const struct process *p,
+			   uint64_t addr)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		if (th->proc != p)
+			continue;
+		for (size_t j = 0; j < th->depth; j++) {
+			if (th->frames[j].ret_addr == addr)
+				return true;
+		}
+		for (size_t j = 0; j < th->nallocs; j++) {
+			if (th->allocs[j].ret == addr)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A call of TH will come back to ADDR: the breakpoint there is set. */
+static bool await_return(struct session *s, struct thread *th, uint64_t addr)
+{
+	struct process *p = th->proc;
+	struct image *img = p->image;
+	struct breakpoint *bp = bp_find(img->bps, addr);
+
+	if (!bp) {
+		bp = bp_get(img->bps, &p->target, addr, NULL);
+		if (!bp)
+			return false;
+	} else if (bp->roles == BP_CALLER &&
+		   bp_set_armed(bp, &p->target, true) < 0) {
+		return false;
+	}
+	bp->roles |= BP_CALLER;
+	/* the instruction there runs out of line like any other */
+	if (!bp->placed && !s->opts->step) {
+		size_t before = img->stepped_sites;
+
+		image_place_copies(img, &p->target, th->tid);
+		s->stats.stepped_sites += img->stepped_sites - before;
+	}
+	return true;
+}
+
+/* No call of P waits for ADDR any more (if none does): its breakpoint
+ * goes, unless it has other roles. */
+static void release_return(struct session *s, const struct process *p,
+			   uint64_t addr)
+{
+	struct breakpoint *bp = p->image ? bp_find(p->image->bps, addr) : NULL;
+
+	if (bp && bp->roles == BP_CALLER && !return_awaited(s, p, addr))
+		bp_set_armed(bp, &p->target, false);
+}
+
+/* TH is at return address BP->addr: the allocator's call that returned
+ * there ends, the calls that were left by a tail call and returned there
+ * end, and so do the ones the thread is above now (an exception, a
+ * longjmp). */
+static void on_return_site(struct session *s, struct thread *th,
+			   const struct breakpoint *bp,
+			   const struct user_regs_struct *regs)
+{
+	uint64_t sp = regs->rsp;
+
+	/* the ret popped the address: the call's sp is 8 below */
+	while (th->nallocs && th->allocs[th->nallocs - 1].sp < sp) {
+		struct alloc_call c = th->allocs[--th->nallocs];
+
+		if (c.sp + 8 == sp && c.ret == bp->addr)
+			alloc_returned(s, th, &c, regs->rax);
+		release_return(s, th->proc, c.ret);
+	}
+	if (th->depth && th->frames[th->depth - 1].sp < sp)
+		pop_dead_frames(s, th, sp, sample(s, th->proc));
+}
+
 /* The function jumps to another one, which will return to our caller:
- * the call goes on until then. The return address on the stack is
- * swapped for the trap, which gives it back (as uretprobes do). Without a
- * trap, or with the stack not as at entry, the call ends here. */
+ * the call goes on until then. With the stack not as at entry, or no
+ * breakpoint possible at the return address, it ends here. */
 static void tail_call(struct session *s, struct thread *th,
-		      const struct image *img,
 		      const struct user_regs_struct *regs, uint64_t rss)
 {
 	struct frame *f = &th->frames[th->depth - 1];
-	const struct target *t = &th->proc->target;
 	uint64_t ret;
 
-	if (!img->ret_trap || f->sp != regs->rsp || f->hijacked_ret ||
-	    target_read(t, regs->rsp, &ret, sizeof(ret)) < 0 ||
-	    target_write(t, regs->rsp, &img->ret_trap, sizeof(ret)) < 0) {
+	if (f->sp != regs->rsp || f->ret_addr ||
+	    target_read(&th->proc->target, regs->rsp, &ret, sizeof(ret)) < 0 ||
+	    !await_return(s, th, ret)) {
 		pop_frame(s, th, rss);
 		return;
 	}
-	f->hijacked_ret = ret;
-}
-
-/* The tail-called function returned into the trap: the call that jumped
- * to it ends, and the thread goes on at the true return address. */
-static bool on_ret_trap(struct session *s, struct thread *th,
-			struct user_regs_struct *regs)
-{
-	uint64_t rss, ret = 0;
-
-	if (th->nallocs && th->allocs[th->nallocs - 1].sp == regs->rsp - 8) {
-		const struct alloc_call *c = &th->allocs[--th->nallocs];
-
-		alloc_returned(s, th, c, regs->rax);
-		return target_set_pc(th->tid, c->ret) == 0 &&
-		       target_resume(th->tid, 0) == 0;
-	}
-	rss = sample(s, th->proc);
-
-	/* the ret popped the trap: the frame's sp is 8 below */
-	while (th->depth && th->frames[th->depth - 1].sp <= regs->rsp - 8) {
-		const struct frame *f = &th->frames[th->depth - 1];
-		bool mine = f->hijacked_ret && f->sp == regs->rsp - 8;
-
-		if (mine)
-			ret = f->hijacked_ret;
-		pop_frame(s, th, rss);
-		if (mine)
-			break;
-	}
-	if (!ret)
-		return false;
-	return target_set_pc(th->tid, ret) == 0 &&
-	       target_resume(th->tid, 0) == 0;
-}
-
-/* Puts one return address back at SLOT in process PID's memory, if the
- * trap is there: a fork child's memory is the parent's of the moment it
- * forked, and the parent may have swapped more addresses since. */
-static void restore_slot(pid_t pid, uint64_t slot, uint64_t ret, uint64_t trap)
-{
-	uint64_t now;
-
-	if (target_read_pid(pid, slot, &now, sizeof(now)) == 0 && now == trap)
-		target_write_pid(pid, slot, &ret, sizeof(ret));
-}
-
-/* Puts back the return addresses the trap took the place of, in process
- * PID's memory (the process itself, or a copy of it made by fork). */
-static void restore_hijacked(const struct session *s, const struct process *p,
-			     pid_t pid)
-{
-	uint64_t trap = p->image ? p->image->ret_trap : 0;
-
-	for (size_t i = 0; trap && i < s->nthreads; i++) {
-		const struct thread *th = &s->threads[i];
-
-		for (size_t j = 0; th->proc == p && j < th->depth; j++) {
-			const struct frame *f = &th->frames[j];
-			if (f->hijacked_ret)
-				restore_slot(pid, f->sp, f->hijacked_ret, trap);
-		}
-		for (size_t j = 0; th->proc == p && j < th->nallocs; j++)
-			restore_slot(pid, th->allocs[j].sp, th->allocs[j].ret,
-				     trap);
-	}
+	f->ret_addr = ret;
 }
 
 /* Whether condition code CC (as in jcc) holds for FLAGS. */
@@ -794,14 +820,27 @@ static void on_breakpoint(struct session *s, pid_t tid)
 
 	if (target_get_regs(tid, &regs) < 0)
 		return;
-	if (img && img->ret_trap && regs.rip - 1 == img->ret_trap &&
-	    on_ret_trap(s, th, &regs))
-		return;
 	bp = img ? bp_find(img->bps, regs.rip - 1) : NULL;
 	if (!bp) {
 		/* the program's own int3 */
 		target_resume(tid, SIGTRAP);
 		return;
+	}
+
+	if (bp->roles & BP_CALLER) {
+		on_return_site(s, th, bp, &regs);
+		if (bp->roles == BP_CALLER &&
+		    !return_awaited(s, th->proc, bp->addr)) {
+			/* taken out (now, or before this thread hit it) */
+			bp_set_armed(bp, &th->proc->target, false);
+			if (target_set_pc(tid, bp->addr) == 0)
+				target_resume(tid, 0);
+			return;
+		}
+		if (bp->roles == BP_CALLER) {
+			resume_past(s, th, bp);
+			return;
+		}
 	}
 
 	if (bp->roles == BP_ALLOC &&
@@ -852,7 +891,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 			return;
 		}
 		if ((roles & BP_EXIT) && leaves(th, pf, bp, &regs))
-			tail_call(s, th, img, &regs, rss);
+			tail_call(s, th, &regs, rss);
 	}
 	resume_past(s, th, bp);
 }
@@ -902,18 +941,6 @@ static void on_new_process(struct session *s, pid_t pid)
 	p->image = image_get(img);
 	thread_add(s, pid, p);
 	target_resume(pid, 0);
-}
-
-/* A thread forked CHILD and is stopped there: its calls are as they were
- * at the fork, so the return addresses the trap holds in the child's
- * copy of the stack go back now (the child's calls are not followed). */
-static void on_fork(struct session *s, pid_t tid, pid_t child)
-{
-	struct thread *th = thread_find(s, tid);
-
-	if (th && child > 0 &&
-	    !target_share_memory(child, th->proc->target.pid))
-		restore_hijacked(s, th->proc, child);
 }
 
 static void on_start(struct session *s, pid_t tid)
@@ -1006,9 +1033,6 @@ static void dispatch(struct session *s, const struct stop *stop)
 		on_exec(s, tid);
 		return;
 	case TEV_FORK:
-		on_fork(s, tid, (pid_t)stop->msg);
-		target_resume(tid, 0);
-		return;
 	case TEV_STEPPED:
 	case TEV_CLONE:
 		target_resume(tid, 0);
@@ -1224,8 +1248,8 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 		/* a signal waits for the detach; an interrupt is no step */
 		if (stop.event == TEV_SIGNAL)
 			*sig = stop.sig;
-		else if (stop.event != TEV_STEPPED &&
-			 stop.event != TEV_START && stop.event != TEV_GROUP_STOP)
+		else if (stop.event != TEV_STEPPED && stop.event != TEV_START &&
+			 stop.event != TEV_GROUP_STOP)
 			return;
 	}
 }
@@ -1266,7 +1290,6 @@ static void detach_process(struct session *s, struct process *p)
 
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
-	restore_hijacked(s, p, p->target.pid);
 	end_threads_of(s, p, sample(s, p));
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
