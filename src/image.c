@@ -318,6 +318,17 @@ bool image_watch_loader(struct image *img, const struct target *t)
 	return true;
 }
 
+int image_unmap_xols(const struct image *img, const struct target *t, pid_t tid)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < img->nxols; i++) {
+		if (xol_unmap(&img->xols[i], t, tid) < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
 bool image_in_xol(const struct image *img, uint64_t addr)
 {
 	for (size_t i = 0; i < img->nxols; i++) {

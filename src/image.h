@@ -71,6 +71,12 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid);
  * changed; false for a program without one (static). */
 bool image_watch_loader(struct image *img, const struct target *t);
 
+/* Unmaps the out-of-line areas in the process of T, through its stopped
+ * thread TID, once no thread is in them or can return into them (the
+ * image's copies are gone from that process). -1 when one could not be. */
+int image_unmap_xols(const struct image *img, const struct target *t,
+		     pid_t tid);
+
 /* Whether ADDR lies in the out-of-line area. */
 bool image_in_xol(const struct image *img, uint64_t addr);
 

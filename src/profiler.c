@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -979,6 +980,29 @@ static void on_exec(struct session *s, pid_t tid)
 	target_resume(tid, 0);
 }
 
+static void leave_xol(const struct process *p, pid_t tid, int *sig);
+
+/* A signal is about to be delivered. A thread in the out-of-line area
+ * leaves it first: its signal frame would return there, and the area
+ * must be free to go when we detach. */
+static void on_signal(struct session *s, const struct stop *stop)
+{
+	struct thread *th = thread_find(s, stop->tid);
+	const struct process *p = th ? th->proc : NULL;
+	struct user_regs_struct regs;
+	int later = 0;
+
+	if (p && p->image && p->image->nxols &&
+	    target_get_regs(stop->tid, &regs) == 0 &&
+	    image_in_xol(p->image, regs.rip)) {
+		leave_xol(p, stop->tid, &later);
+		/* one that came during the steps comes again */
+		if (later)
+			syscall(SYS_tgkill, p->target.pid, stop->tid, later);
+	}
+	target_resume(stop->tid, stop->sig);
+}
+
 static void on_exited(struct session *s, const struct stop *stop)
 {
 	struct process *p = process_find(s, stop->tid);
@@ -1021,7 +1045,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:
-		target_resume(tid, stop->sig);
+		on_signal(s, stop);
 		return;
 	case TEV_GROUP_STOP:
 		target_listen(tid);
@@ -1279,10 +1303,34 @@ static void drain_traps(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
+/* Process P no longer needs the out-of-line areas: they are unmapped
+ * through a stopped thread of it (none is in them, and no signal frame
+ * returns into them: signals are delivered outside), unless another
+ * process we trace shares its memory (vfork). */
+static void release_areas(struct session *s, struct process *p,
+			  const struct leaving *ts, size_t n)
+{
+	size_t i = 0;
+
+	if (!p->image || !p->image->nxols)
+		return;
+	for (size_t k = 0; k < s->nprocs; k++) {
+		if (s->procs[k] != p &&
+		    target_share_memory(s->procs[k]->target.pid, p->target.pid))
+			return;
+	}
+	while (i < n && ts[i].gone)
+		i++;
+	if (i < n && image_unmap_xols(p->image, &p->target, ts[i].tid) < 0 &&
+	    errno != ESRCH)
+		warn_msg("cannot unmap the out-of-line area from process %d: "
+			 "%s",
+			 (int)p->target.pid, strerror(errno));
+}
+
 /* Lets process P go on without us: every breakpoint out of its memory,
  * every thread out of the copies, then each one detached. The calls it
- * is in end now. The out-of-line area stays: a signal frame may still
- * return into it. */
+ * is in end now. */
 static void detach_process(struct session *s, struct process *p)
 {
 	struct leaving *ts;
@@ -1298,7 +1346,11 @@ static void detach_process(struct session *s, struct process *p)
 		if (p->image)
 			leave_xol(p, ts[i].tid, &ts[i].sig);
 		drain_traps(p, ts[i].tid, &ts[i].sig);
-		target_detach(ts[i].tid, ts[i].sig);
+	}
+	release_areas(s, p, ts, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!ts[i].gone)
+			target_detach(ts[i].tid, ts[i].sig);
 	}
 	free(ts);
 	if (p != s->procs[0])
