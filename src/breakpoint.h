@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/layout.h" /* BP_INSN */
 #include "target.h"
 
 enum bp_role {

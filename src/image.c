@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "image.h"
 #include "relocate.h"
 #include "util.h"
@@ -244,6 +245,7 @@ static struct xol *xol_near(struct image *img, const struct target *t,
 	x = &img->xols[img->nxols];
 	if (xol_map(x, t, tid, addr, XOL_CHUNK) < 0)
 		return NULL;
+	agent_add_area(t, x->base, x->base + x->size);
 	img->nxols++;
 	return x;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "profiler.h"
 #include "util.h"
 
@@ -81,6 +82,7 @@ static struct process *process_find(const struct session *s, pid_t pid)
 
 static void process_free(struct process *p)
 {
+	agent_free(&p->target);
 	image_put(p->image);
 	target_close(&p->target);
 	sampler_close(&p->sampler);
@@ -397,6 +399,8 @@ static void on_loader(struct session *s, struct thread *th)
 	    state != 0 /* RT_CONSISTENT */)
 		return;
 	debuginfo_refresh(img->di);
+	/* a library unloaded: its sites are not to be written again */
+	agent_forget_unmapped(&p->target);
 	bool final =
 		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
 	img->libs_loaded = true;
@@ -589,7 +593,7 @@ static void dispatch(struct session *s, const struct stop *stop);
 static void step_over(struct session *s, struct thread *th,
 		      const struct breakpoint *bp)
 {
-	static const uint8_t int3 = 0xcc;
+	static const uint8_t int3 = BP_INSN;
 	const struct target *t = &th->proc->target;
 	pid_t tid = th->tid;
 	uint64_t addr = bp->addr;
@@ -812,19 +816,22 @@ static void resume_past(struct session *s, struct thread *th,
 		target_resume(th->tid, 0);
 }
 
-static void on_breakpoint(struct session *s, pid_t tid)
+static void on_breakpoint(struct session *s, const struct stop *stop)
 {
 	struct user_regs_struct regs;
+	pid_t tid = stop->tid;
 	struct thread *th = thread_get(s, tid);
 	struct image *img = th->proc->image;
-	struct breakpoint *bp;
+	struct breakpoint *bp = NULL;
 
 	if (target_get_regs(tid, &regs) < 0)
 		return;
-	bp = img ? bp_find(img->bps, regs.rip - 1) : NULL;
+	/* ours fault on the instruction (SIGILL); an int3 is the program's */
+	if (img && stop->sig == SIGILL)
+		bp = bp_find(img->bps, regs.rip);
 	if (!bp) {
-		/* the program's own int3 */
-		target_resume(tid, SIGTRAP);
+		/* the program's own int3, or invalid instruction */
+		target_resume(tid, stop->sig);
 		return;
 	}
 
@@ -940,6 +947,7 @@ static void on_new_process(struct session *s, pid_t pid)
 		return;
 	}
 	p->image = image_get(img);
+	agent_fork(&parent->target, &p->target);
 	thread_add(s, pid, p);
 	target_resume(pid, 0);
 }
@@ -971,6 +979,7 @@ static void on_exec(struct session *s, pid_t tid)
 	image_put(p->image);
 	p->image = NULL;
 	/* the same id, but a new address space */
+	agent_free(&p->target);
 	target_close(&p->target);
 	sampler_close(&p->sampler);
 	if (target_open(&p->target, tid) == 0 &&
@@ -1035,7 +1044,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		on_exited(s, stop);
 		return;
 	case TEV_BREAKPOINT:
-		on_breakpoint(s, tid);
+		on_breakpoint(s, stop);
 		return;
 	case TEV_EXIT:
 		/* memory is still there: the last figures are true ones */
@@ -1122,6 +1131,20 @@ int profiler_start(struct session *s)
 	return 0;
 }
 
+/* A process we attach to must outlive memprof: the in-process agent
+ * takes over our int3s if memprof dies. Its threads are stopped. */
+static void install_agent(struct session *s, struct process *p)
+{
+	const char *why;
+
+	if (agent_install(&p->target, p->target.pid, &why) < 0)
+		warn_msg("process %d: %s: memprof cannot leave it safely if it "
+			 "is killed (kill -9 of memprof now kills the process "
+			 "at its next breakpoint; Ctrl-C or --duration let it "
+			 "go)",
+			 (int)p->target.pid, why);
+}
+
 int profiler_attach(struct session *s, pid_t pid)
 {
 	struct attached *threads;
@@ -1151,6 +1174,8 @@ int profiler_attach(struct session *s, pid_t pid)
 	ret = p ? 0 : EXIT_PROGRAM;
 	if (p)
 		check_peak(s, p);
+	if (p)
+		install_agent(s, p);
 	for (size_t i = 0; p && i < n; i++) {
 		if (!threads[i].gone)
 			thread_add(s, threads[i].tid, p);
@@ -1160,6 +1185,8 @@ int profiler_attach(struct session *s, pid_t pid)
 	if (ret) {
 		if (p && p->image)
 			bp_clean_process(p->image->bps, pid);
+		if (p)
+			agent_remove(&p->target, pid);
 		for (size_t i = 0; i < n; i++)
 			target_detach(threads[i].tid, threads[i].sig);
 		free(threads);
@@ -1194,8 +1221,19 @@ static struct leaving *leaving_find(struct leaving *ts, size_t n, pid_t tid)
 	return NULL;
 }
 
+/* Whether STOP is at one of P's breakpoints (the thread is still on its
+ * instruction: the breakpoint faults). */
+static bool at_breakpoint(const struct process *p, const struct stop *stop)
+{
+	struct user_regs_struct regs;
+
+	return stop->sig == SIGILL && p->image &&
+	       target_get_regs(stop->tid, &regs) == 0 &&
+	       bp_find(p->image->bps, regs.rip);
+}
+
 /* Stops every thread of P, each listed in *TS. A thread stopped at one
- * of our breakpoints is put back on its instruction; stops of other
+ * of our breakpoints is on its instruction still; stops of other
  * processes meanwhile are handled as usual. */
 static size_t stop_threads_of(struct session *s, struct process *p,
 			      struct leaving **ts)
@@ -1235,12 +1273,9 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 			continue;
 		}
 		if (stop.event == TEV_BREAKPOINT) {
-			struct user_regs_struct regs;
-			if (target_get_regs(stop.tid, &regs) == 0 && p->image &&
-			    bp_find(p->image->bps, regs.rip - 1))
-				target_set_pc(stop.tid, regs.rip - 1);
-			else
-				l->sig = SIGTRAP;
+			/* at ours, it is on the instruction still */
+			if (!at_breakpoint(p, &stop))
+				l->sig = stop.sig;
 		} else if (stop.event == TEV_SIGNAL) {
 			l->sig = stop.sig;
 		} else if (stop.event == TEV_EXITED ||
@@ -1278,22 +1313,23 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
-/* A SIGTRAP of ours (an int3 just hit, a step just done) can be pending
- * behind the stop that stopped the thread; left there, it would kill
- * the process once let go. It is taken here: the thread goes on until
- * the signal stops it, at once, and a breakpoint's pc goes back. */
+/* A signal of ours (a breakpoint just hit, a step just done) can be
+ * pending behind the stop that stopped the thread; left there, it would
+ * kill the process once let go. It is taken here: the thread goes on
+ * until the signal stops it, at once (on a breakpoint, it is still on
+ * the instruction). */
 static void drain_traps(const struct process *p, pid_t tid, int *sig)
 {
-	for (int i = 0; i < 4 && target_signal_pending(tid, SIGTRAP); i++) {
-		struct user_regs_struct regs;
+	for (int i = 0; i < 4 && (target_signal_pending(tid, SIGTRAP) ||
+				  target_signal_pending(tid, SIGILL));
+	     i++) {
 		struct stop stop;
 
 		if (target_resume(tid, 0) < 0 || target_wait(tid, &stop) < 0)
 			return;
 		if (stop.event == TEV_BREAKPOINT) {
-			if (target_get_regs(tid, &regs) == 0 && p->image &&
-			    bp_find(p->image->bps, regs.rip - 1))
-				target_set_pc(tid, regs.rip - 1);
+			if (!at_breakpoint(p, &stop))
+				*sig = stop.sig;
 		} else if (stop.event == TEV_SIGNAL && stop.sig != SIGTRAP) {
 			*sig = stop.sig;
 		} else if (stop.event == TEV_EXITED ||
@@ -1312,8 +1348,6 @@ static void release_areas(struct session *s, struct process *p,
 {
 	size_t i = 0;
 
-	if (!p->image || !p->image->nxols)
-		return;
 	for (size_t k = 0; k < s->nprocs; k++) {
 		if (s->procs[k] != p &&
 		    target_share_memory(s->procs[k]->target.pid, p->target.pid))
@@ -1321,7 +1355,17 @@ static void release_areas(struct session *s, struct process *p,
 	}
 	while (i < n && ts[i].gone)
 		i++;
-	if (i < n && image_unmap_xols(p->image, &p->target, ts[i].tid) < 0 &&
+	if (i == n)
+		return;
+	/* SIGILL's default action back first: the agent's handler lives in
+	 * the mapping that goes */
+	if (agent_remove(&p->target, ts[i].tid) < 0 && errno != ESRCH)
+		warn_msg("cannot take the in-process agent out of process %d: "
+			 "%s",
+			 (int)p->target.pid, strerror(errno));
+	if (!p->image || !p->image->nxols)
+		return;
+	if (image_unmap_xols(p->image, &p->target, ts[i].tid) < 0 &&
 	    errno != ESRCH)
 		warn_msg("cannot unmap the out-of-line area from process %d: "
 			 "%s",
@@ -1336,9 +1380,10 @@ static void detach_process(struct session *s, struct process *p)
 	struct leaving *ts;
 	size_t n = stop_threads_of(s, p, &ts);
 
+	/* the calls end first: ending them can arm the allocator's */
+	end_threads_of(s, p, sample(s, p));
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
-	end_threads_of(s, p, sample(s, p));
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
 			continue;

@@ -187,6 +187,17 @@ static void classify_trap(struct stop *stop)
 		stop->event = TEV_BREAKPOINT;
 }
 
+/* A SIGILL of an invalid opcode: maybe one of our breakpoints. */
+static void classify_fault(struct stop *stop)
+{
+	siginfo_t si;
+
+	stop->event = TEV_SIGNAL;
+	if (ptrace(PTRACE_GETSIGINFO, stop->tid, 0L, &si) == 0 &&
+	    si.si_code == ILL_ILLOPN)
+		stop->event = TEV_BREAKPOINT;
+}
+
 static void classify(int status, struct stop *stop)
 {
 	int event = (unsigned)status >> 16;
@@ -209,6 +220,8 @@ static void classify(int status, struct stop *stop)
 	case 0:
 		if (stop->sig == SIGTRAP)
 			classify_trap(stop);
+		else if (stop->sig == SIGILL)
+			classify_fault(stop);
 		else
 			stop->event = TEV_SIGNAL;
 		return;

@@ -33,9 +33,12 @@ struct stop {
 	unsigned long msg;
 };
 
+struct agent;
+
 struct target {
-	pid_t pid;  /* the thread group we trace */
-	int mem_fd; /* /proc/PID/mem, kept open */
+	pid_t pid;	     /* the thread group we trace */
+	int mem_fd;	     /* /proc/PID/mem, kept open */
+	struct agent *agent; /* the in-process agent (agent.h), or NULL */
 };
 
 /* Resolves PROGRAM as a shell would (PATH when it has no '/'). Returns a
