@@ -192,6 +192,8 @@ int agent_install(struct target *t, pid_t tid, const char **why)
 		goto unmap;
 	}
 	t->agent = a;
+	/* memprof's system calls run from here from now on */
+	t->stub = a->base + AGENT_STUB;
 	*why = NULL;
 	return 0;
 unmap:
@@ -347,6 +349,7 @@ void agent_fork(const struct target *t, struct target *child)
 	c->icap = 0;
 	reindex(c);
 	child->agent = c;
+	child->stub = t->stub;
 	n = c->count;
 	target_write(child, FIELD(c, sites), c->sites, n * sizeof(uint64_t));
 	target_write(child, FIELD(c, count), &n, sizeof(n));
@@ -366,8 +369,11 @@ int agent_remove(struct target *t, pid_t tid)
 		/* the program's own since: it stays, and so does the agent
 		 * (the program may have kept ours to call it) */
 		swap_action(a, t, tid, &old, &dfl);
-	} else if (inject(t, tid, SYS_munmap, a->base, AGENT_SIZE, 0, 0) != 0) {
-		ret = -1;
+	} else {
+		/* the call cannot run from the mapping it unmaps */
+		t->stub = 0;
+		if (inject(t, tid, SYS_munmap, a->base, AGENT_SIZE, 0, 0) != 0)
+			ret = -1;
 	}
 	agent_free(t);
 	return ret;
@@ -381,4 +387,5 @@ void agent_free(struct target *t)
 	free(t->agent->index);
 	free(t->agent);
 	t->agent = NULL;
+	t->stub = 0;
 }

@@ -1339,10 +1339,10 @@ static void drain_traps(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
-/* Process P no longer needs the out-of-line areas: they are unmapped
- * through a stopped thread of it (none is in them, and no signal frame
- * returns into them: signals are delivered outside), unless another
- * process we trace shares its memory (vfork). */
+/* Process P no longer needs the out-of-line areas nor the agent: they
+ * are unmapped through a stopped thread of it (none is in them, and no
+ * signal frame returns into them: signals are delivered outside), unless
+ * another process we trace shares its memory (vfork). */
 static void release_areas(struct session *s, struct process *p,
 			  const struct leaving *ts, size_t n)
 {
@@ -1357,17 +1357,14 @@ static void release_areas(struct session *s, struct process *p,
 		i++;
 	if (i == n)
 		return;
-	/* SIGILL's default action back first: the agent's handler lives in
-	 * the mapping that goes */
-	if (agent_remove(&p->target, ts[i].tid) < 0 && errno != ESRCH)
-		warn_msg("cannot take the in-process agent out of process %d: "
-			 "%s",
-			 (int)p->target.pid, strerror(errno));
-	if (!p->image || !p->image->nxols)
-		return;
-	if (image_unmap_xols(p->image, &p->target, ts[i].tid) < 0 &&
+	if (p->image && image_unmap_xols(p->image, &p->target, ts[i].tid) < 0 &&
 	    errno != ESRCH)
 		warn_msg("cannot unmap the out-of-line area from process %d: "
+			 "%s",
+			 (int)p->target.pid, strerror(errno));
+	/* SIGILL's default action comes back before its handler goes */
+	if (agent_remove(&p->target, ts[i].tid) < 0 && errno != ESRCH)
+		warn_msg("cannot take the in-process agent out of process %d: "
 			 "%s",
 			 (int)p->target.pid, strerror(errno));
 }

@@ -15,7 +15,9 @@
  * from the middle of the instruction. */
 #define BP_INSN 0xce
 
-#define AGENT_TABLE 0x4000u /* the code ends before (checked at link) */
+#define AGENT_TABLE 0x4000u /* the code ends before AGENT_STUB (checked) */
+/* where memprof's injected system calls run (target_syscall's stub) */
+#define AGENT_STUB (AGENT_TABLE - 0x100u)
 #define AGENT_SIZE (AGENT_TABLE + (1u << 20))
 #define AGENT_MAX_AREAS 20
 
