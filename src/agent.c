@@ -23,6 +23,7 @@
 struct agent {
 	uint64_t base;	  /* where it is mapped */
 	uint64_t handler; /* its SIGILL handler there */
+	bool trap;	  /* it is SIGTRAP's handler too */
 	uint64_t *sites;  /* the table's sites, as in the process */
 	size_t count, cap;
 	uint32_t *index; /* open addressing on the address: site + 1 */
@@ -59,9 +60,10 @@ static int status_bit(const char *path, const char *key, int sig)
 	return bit;
 }
 
-/* Why SIGILL is not left to its default action in process PID, or NULL
- * when it is, on every thread (they are stopped: it stays so). */
-static const char *sigtrap_taken(pid_t pid)
+/* Why SIG is not left to its default action in process PID, or NULL
+ * when it is, on every thread (they are stopped: it stays so). A handler
+ * is told by the action it replaces. */
+static const char *signal_taken(pid_t pid, int sig)
 {
 	char path[64];
 	struct dirent *de;
@@ -70,7 +72,7 @@ static const char *sigtrap_taken(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	/* caught: by the program, or by the agent of a memprof killed */
-	if (status_bit(path, "SigIgn", SIGILL) != 0)
+	if (status_bit(path, "SigIgn", sig) != 0)
 		return "the program ignores SIGILL";
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	dir = opendir(path);
@@ -83,7 +85,7 @@ static const char *sigtrap_taken(pid_t pid)
 			continue;
 		snprintf(status, sizeof(status), "/proc/%d/task/%s/status", pid,
 			 de->d_name);
-		if (status_bit(status, "SigBlk", SIGILL) == 1)
+		if (status_bit(status, "SigBlk", sig) == 1)
 			why = "a thread of the program blocks SIGILL";
 	}
 	closedir(dir);
@@ -105,18 +107,31 @@ static int64_t inject(const struct target *t, pid_t tid, long nr, uint64_t a0,
 	return result;
 }
 
-/* Sets SIGILL's action to ACT; the one it replaced in *OLD. */
+/* Sets SIG's action to ACT; the one it replaced in *OLD. */
 static int swap_action(const struct agent *a, const struct target *t, pid_t tid,
-		       const struct ksigaction *act, struct ksigaction *old)
+		       int sig, const struct ksigaction *act,
+		       struct ksigaction *old)
 {
 	uint64_t in = FIELD(a, scratch), out = in + sizeof(*act);
 
 	if (target_write(t, in, act, sizeof(*act)) < 0 ||
-	    inject(t, tid, SYS_rt_sigaction, SIGILL, in, out,
-		   sizeof(act->mask)) != 0 ||
+	    inject(t, tid, SYS_rt_sigaction, sig, in, out, sizeof(act->mask)) !=
+		    0 ||
 	    target_read(t, out, old, sizeof(*old)) < 0)
 		return -1;
 	return 0;
+}
+
+/* Whether HANDLER is the agent's handler of a memprof that was killed. */
+static bool is_orphan(const struct target *t, uint64_t handler)
+{
+	uint8_t *code = xcalloc(1, agent_blob_size);
+	bool same = target_read(t, handler - agent_handler_offset, code,
+				agent_blob_size) == 0 &&
+		    memcmp(code, agent_blob, agent_blob_size) == 0;
+
+	free(code);
+	return same;
 }
 
 /* Whether the SIGILL handler at HANDLER is the agent of a memprof that
@@ -126,14 +141,11 @@ static int swap_action(const struct agent *a, const struct target *t, pid_t tid,
 static bool adopt_orphan(const struct target *t, uint64_t handler)
 {
 	uint64_t base = handler - agent_handler_offset, n;
-	uint8_t *code = xcalloc(1, agent_blob_size);
-	bool same = target_read(t, base, code, agent_blob_size) == 0 &&
-		    memcmp(code, agent_blob, agent_blob_size) == 0;
 	uint64_t table = base + AGENT_TABLE;
 
-	free(code);
-	if (!same || target_read(t, table + offsetof(struct agent_table, count),
-				 &n, sizeof(n)) < 0)
+	if (!is_orphan(t, handler) ||
+	    target_read(t, table + offsetof(struct agent_table, count), &n,
+			sizeof(n)) < 0)
 		return false;
 	if (n > AGENT_MAX_SITES)
 		n = AGENT_MAX_SITES;
@@ -160,7 +172,7 @@ int agent_install(struct target *t, pid_t tid, const char **why)
 	struct agent *a;
 	int64_t base;
 
-	*why = sigtrap_taken(t->pid);
+	*why = signal_taken(t->pid, SIGILL);
 	if (*why)
 		return -1;
 	*why = "it cannot be mapped into the process";
@@ -180,16 +192,26 @@ int agent_install(struct target *t, pid_t tid, const char **why)
 		.flags = SA_SIGINFO | SA_RESTORER | SA_RESTART | SA_NODEFER,
 		.restorer = a->base + agent_restorer_offset,
 		/* nothing of the program's runs inside it */
-		.mask = ~(UINT64_C(1) << (SIGILL - 1)),
+		.mask = ~(UINT64_C(1) << (SIGILL - 1) |
+			  UINT64_C(1) << (SIGTRAP - 1)),
 	};
 	*why = "it cannot be made SIGILL's handler";
-	if (swap_action(a, t, tid, &act, &old) < 0)
+	if (swap_action(a, t, tid, SIGILL, &act, &old) < 0)
 		goto unmap;
 	if (old.handler != (uint64_t)(uintptr_t)SIG_DFL &&
 	    !adopt_orphan(t, old.handler)) {
-		swap_action(a, t, tid, &old, &act);
+		swap_action(a, t, tid, SIGILL, &old, &act);
 		*why = "the program handles SIGILL itself";
 		goto unmap;
+	}
+	/* SIGTRAP too, where the program leaves it alone: the trap that
+	 * ends memprof's system calls, if memprof dies meanwhile */
+	if (!signal_taken(t->pid, SIGTRAP) &&
+	    swap_action(a, t, tid, SIGTRAP, &act, &old) == 0) {
+		a->trap = old.handler == (uint64_t)(uintptr_t)SIG_DFL ||
+			  is_orphan(t, old.handler);
+		if (!a->trap)
+			swap_action(a, t, tid, SIGTRAP, &old, &act);
 	}
 	t->agent = a;
 	/* memprof's system calls run from here from now on */
@@ -363,12 +385,15 @@ int agent_remove(struct target *t, pid_t tid)
 
 	if (!a)
 		return 0;
-	if (swap_action(a, t, tid, &dfl, &old) < 0) {
+	if (a->trap && swap_action(a, t, tid, SIGTRAP, &dfl, &old) == 0 &&
+	    old.handler != a->handler)
+		swap_action(a, t, tid, SIGTRAP, &old, &dfl);
+	if (swap_action(a, t, tid, SIGILL, &dfl, &old) < 0) {
 		ret = -1;
 	} else if (old.handler != a->handler) {
 		/* the program's own since: it stays, and so does the agent
 		 * (the program may have kept ours to call it) */
-		swap_action(a, t, tid, &old, &dfl);
+		swap_action(a, t, tid, SIGILL, &old, &dfl);
 	} else {
 		/* the call cannot run from the mapping it unmaps */
 		t->stub = 0;

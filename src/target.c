@@ -438,9 +438,12 @@ static int target_syscall_here(const struct target *t, pid_t tid, long nr,
 }
 
 /* Injected system calls run from a stub out of the program's code:
- * mov $NR,%eax; syscall; then, run only if memprof dies before it puts
- * the registers back (the thread runs on from its stop), the stub puts
- * them back itself and jumps back to where the thread was. */
+ * mov $NR,%eax; syscall; int3; then, run only if memprof dies while the
+ * thread is stopped at the int3 (the kernel drops the trap of a stop
+ * whose tracer is gone, and the thread runs on), the stub puts the
+ * registers back itself and jumps back to where the thread was. (Not
+ * single steps, nor system call stops: what is left of those when the
+ * tracer dies is a SIGTRAP.) */
 #define STUB_SIZE 128
 
 static size_t put_u64(uint8_t *p, const uint8_t op[2], uint64_t v)
@@ -480,6 +483,7 @@ static size_t make_stub(uint8_t *s, long nr,
 	n += sizeof(nr32);
 	s[n++] = 0x0f; /* syscall */
 	s[n++] = 0x05;
+	s[n++] = 0xcc; /* int3: memprof takes the result (AGENT_STUB_TRAP) */
 	for (int i = 0; i < 9; i++)
 		n += put_u64(s + n, movabs[i], vals[i]);
 	s[n++] = 0xff; /* jmp *0(%rip) */
@@ -526,46 +530,6 @@ static uint64_t find_padding(pid_t pid)
 	return found;
 }
 
-/* Lets TID run the stub until its system call has returned, stopping
- * at the call's entry and exit (no single step: a step left under way
- * when memprof dies would end in a SIGTRAP). */
-static int run_stub(pid_t tid, uint64_t at, int *pending)
-{
-	int syscall_stops = 0;
-
-	for (int i = 0; i < 16; i++) {
-		struct stop stop;
-		siginfo_t si;
-
-		if (ptrace(PTRACE_SYSCALL, tid, 0L, 0L) < 0 ||
-		    target_wait(tid, &stop) < 0)
-			return -1;
-		if (stop.event == TEV_EXITED || stop.event == TEV_KILLED ||
-		    stop.event == TEV_EXIT) {
-			errno = ESRCH;
-			return -1;
-		}
-		if (stop.event != TEV_SIGNAL)
-			continue;
-		/* a system call stop, or a signal: ours are the two stops
-		 * (entry, exit) past the stub's syscall instruction; at an
-		 * exec event, execve's exit comes first */
-		if (stop.sig == SIGTRAP &&
-		    ptrace(PTRACE_GETSIGINFO, tid, 0L, &si) == 0 &&
-		    si.si_code == SIGTRAP) {
-			struct user_regs_struct regs;
-
-			if (target_get_regs(tid, &regs) == 0 &&
-			    regs.rip == at + 7 && ++syscall_stops == 2)
-				return 0;
-			continue;
-		}
-		*pending = stop.sig;
-	}
-	errno = EIO;
-	return -1;
-}
-
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result)
 {
@@ -591,8 +555,8 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	regs.r9 = args[5];
 	/* not in a system call: nothing for the kernel to restart */
 	regs.orig_rax = (uint64_t)-1;
-	if (target_set_regs(tid, &regs) == 0 &&
-	    run_stub(tid, at, &pending) == 0 &&
+	if (target_set_regs(tid, &regs) == 0 && target_resume(tid, 0) == 0 &&
+	    wait_injected_trap(tid, &pending) == 0 &&
 	    target_get_regs(tid, &regs) == 0) {
 		*result = (int64_t)regs.rax;
 		ret = 0;

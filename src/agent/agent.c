@@ -1,10 +1,12 @@
-/* The in-process agent: memprof's SIGILL handler in the traced program,
- * so that the program outlives memprof (kill -9 of memprof while it is
- * attached). memprof's breakpoints are an invalid instruction (see
- * BP_INSN): under ptrace memprof sees every SIGILL first, and if it dies
- * while a thread is stopped on one, the thread runs it again. So this
- * runs only once memprof is gone, or for an invalid instruction of the
- * program's own, where it does what the default action would.
+/* The in-process agent: memprof's SIGILL (and SIGTRAP) handler in the
+ * traced program, so that the program outlives memprof (kill -9 of
+ * memprof while it is attached). memprof's breakpoints are an invalid
+ * instruction (see BP_INSN): under ptrace memprof sees every SIGILL
+ * first, and if it dies while a thread is stopped on one, the thread
+ * runs it again. So this runs only once memprof is gone, or for a
+ * signal of the program's own, where it does what the default action
+ * would. SIGTRAP: the int3 that ends a system call memprof made the
+ * thread run (target_syscall), reached after memprof died.
  *
  * Freestanding: no libc, raw system calls, no writable state of its own,
  * nothing but the stack (errno and the heap are the program's); several
@@ -23,7 +25,9 @@
 #define SYS_tgkill 234
 
 #define SIGILL 4
+#define SIGTRAP 5
 #define ILL_ILLOPN 2
+#define SI_KERNEL 0x80
 #define O_RDWR 02
 #define O_CLOEXEC 02000000
 #define REG_RIP 16
@@ -101,10 +105,10 @@ static void restore_all(const struct agent_table *t, int fd)
 	}
 }
 
-/* The default action of SIGILL, as without us: the disposition goes back
+/* The default action of SIG, as without us: the disposition goes back
  * to it, and the signal comes again (a fault, by running the
- * instruction again; one sent, sent again). */
-static void act_as_default(const struct siginfo_head *si)
+ * instruction again; a trap or one sent, sent again). */
+static void act_as_default(int sig, const struct siginfo_head *si)
 {
 	struct ksigaction dfl;
 
@@ -112,10 +116,10 @@ static void act_as_default(const struct siginfo_head *si)
 	dfl.flags = 0;
 	dfl.restorer = 0;
 	dfl.mask = 0;
-	sys4(SYS_rt_sigaction, SIGILL, (long)&dfl, 0, sizeof(dfl.mask));
-	if (si->code <= 0)
+	sys4(SYS_rt_sigaction, sig, (long)&dfl, 0, sizeof(dfl.mask));
+	if (sig != SIGILL || si->code <= 0)
 		sys4(SYS_tgkill, sys4(SYS_getpid, 0, 0, 0, 0),
-		     sys4(SYS_gettid, 0, 0, 0, 0), SIGILL, 0);
+		     sys4(SYS_gettid, 0, 0, 0, 0), sig, 0);
 }
 
 void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc);
@@ -126,9 +130,13 @@ void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc)
 	uint64_t pc = uc->gregs[REG_RIP];
 	int fd;
 
-	(void)sig;
-	if (si->code != ILL_ILLOPN || !is_site(t, pc)) {
-		act_as_default(si);
+	/* the trap that ends a system call memprof made this thread run:
+	 * memprof is gone, and the code after it puts the registers back */
+	if (sig == SIGTRAP && si->code == SI_KERNEL &&
+	    pc == (uint64_t)agent_base + AGENT_STUB + AGENT_STUB_TRAP + 1)
+		return;
+	if (sig != SIGILL || si->code != ILL_ILLOPN || !is_site(t, pc)) {
+		act_as_default(sig, si);
 		return;
 	}
 	/* one of ours, memprof gone: they all go, and the thread runs the
@@ -136,7 +144,7 @@ void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc)
 	fd = (int)sys4(SYS_open, (long)"/proc/self/mem", O_RDWR | O_CLOEXEC, 0,
 		       0);
 	if (fd < 0) {
-		act_as_default(si);
+		act_as_default(sig, si);
 		return;
 	}
 	restore_all(t, fd);

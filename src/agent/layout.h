@@ -18,6 +18,8 @@
 #define AGENT_TABLE 0x4000u /* the code ends before AGENT_STUB (checked) */
 /* where memprof's injected system calls run (target_syscall's stub) */
 #define AGENT_STUB (AGENT_TABLE - 0x100u)
+/* the offset of the stub's int3, after mov $NR,%eax; syscall */
+#define AGENT_STUB_TRAP 7
 #define AGENT_SIZE (AGENT_TABLE + (1u << 20))
 #define AGENT_MAX_AREAS 20
 
