@@ -28,6 +28,9 @@
 #define SIGTRAP 5
 #define ILL_ILLOPN 2
 #define SI_KERNEL 0x80
+#define TRAP_TRACE 2
+#define REG_EFL 17
+#define EFLAGS_TF 0x100
 #define O_RDWR 02
 #define O_CLOEXEC 02000000
 #define REG_RIP 16
@@ -135,6 +138,11 @@ void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc)
 	if (sig == SIGTRAP && si->code == SI_KERNEL &&
 	    pc == (uint64_t)agent_base + AGENT_STUB + AGENT_STUB_TRAP + 1)
 		return;
+	/* a single step memprof began (the trap flag outlives it) */
+	if (sig == SIGTRAP && si->code == TRAP_TRACE) {
+		uc->gregs[REG_EFL] &= ~(uint64_t)EFLAGS_TF;
+		return;
+	}
 	if (sig != SIGILL || si->code != ILL_ILLOPN || !is_site(t, pc)) {
 		act_as_default(sig, si);
 		return;
