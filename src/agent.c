@@ -22,7 +22,7 @@
 
 struct agent {
 	uint64_t base;	  /* where it is mapped */
-	uint64_t handler; /* its SIGILL handler there */
+	uint64_t handler; /* its SIGSEGV handler there */
 	bool trap;	  /* it is SIGTRAP's handler too */
 	uint64_t *sites;  /* the table's sites, as in the process */
 	size_t count, cap;
@@ -73,7 +73,7 @@ static const char *signal_taken(pid_t pid, int sig)
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	/* caught: by the program, or by the agent of a memprof killed */
 	if (status_bit(path, "SigIgn", sig) != 0)
-		return "the program ignores SIGILL";
+		return "the program ignores SIGSEGV";
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	dir = opendir(path);
 	if (!dir)
@@ -86,7 +86,7 @@ static const char *signal_taken(pid_t pid, int sig)
 		snprintf(status, sizeof(status), "/proc/%d/task/%s/status", pid,
 			 de->d_name);
 		if (status_bit(status, "SigBlk", sig) == 1)
-			why = "a thread of the program blocks SIGILL";
+			why = "a thread of the program blocks SIGSEGV";
 	}
 	closedir(dir);
 	return why;
@@ -134,7 +134,7 @@ static bool is_orphan(const struct target *t, uint64_t handler)
 	return same;
 }
 
-/* Whether the SIGILL handler at HANDLER is the agent of a memprof that
+/* Whether the SIGSEGV handler at HANDLER is the agent of a memprof that
  * was killed; if so, its breakpoints still in memory go (they would
  * be taken for the program's code), and its mapping is left as it is (a
  * thread may be inside). */
@@ -172,7 +172,7 @@ int agent_install(struct target *t, pid_t tid, const char **why)
 	struct agent *a;
 	int64_t base;
 
-	*why = signal_taken(t->pid, SIGILL);
+	*why = signal_taken(t->pid, SIGSEGV);
 	if (*why)
 		return -1;
 	*why = "it cannot be mapped into the process";
@@ -192,16 +192,16 @@ int agent_install(struct target *t, pid_t tid, const char **why)
 		.flags = SA_SIGINFO | SA_RESTORER | SA_RESTART | SA_NODEFER,
 		.restorer = a->base + agent_restorer_offset,
 		/* nothing of the program's runs inside it */
-		.mask = ~(UINT64_C(1) << (SIGILL - 1) |
+		.mask = ~(UINT64_C(1) << (SIGSEGV - 1) |
 			  UINT64_C(1) << (SIGTRAP - 1)),
 	};
-	*why = "it cannot be made SIGILL's handler";
-	if (swap_action(a, t, tid, SIGILL, &act, &old) < 0)
+	*why = "it cannot be made SIGSEGV's handler";
+	if (swap_action(a, t, tid, SIGSEGV, &act, &old) < 0)
 		goto unmap;
 	if (old.handler != (uint64_t)(uintptr_t)SIG_DFL &&
 	    !adopt_orphan(t, old.handler)) {
-		swap_action(a, t, tid, SIGILL, &old, &act);
-		*why = "the program handles SIGILL itself";
+		swap_action(a, t, tid, SIGSEGV, &old, &act);
+		*why = "the program handles SIGSEGV itself";
 		goto unmap;
 	}
 	/* SIGTRAP too, where the program leaves it alone: the trap that
@@ -388,12 +388,12 @@ int agent_remove(struct target *t, pid_t tid)
 	if (a->trap && swap_action(a, t, tid, SIGTRAP, &dfl, &old) == 0 &&
 	    old.handler != a->handler)
 		swap_action(a, t, tid, SIGTRAP, &old, &dfl);
-	if (swap_action(a, t, tid, SIGILL, &dfl, &old) < 0) {
+	if (swap_action(a, t, tid, SIGSEGV, &dfl, &old) < 0) {
 		ret = -1;
 	} else if (old.handler != a->handler) {
 		/* the program's own since: it stays, and so does the agent
 		 * (the program may have kept ours to call it) */
-		swap_action(a, t, tid, SIGILL, &old, &dfl);
+		swap_action(a, t, tid, SIGSEGV, &old, &dfl);
 	} else {
 		/* the call cannot run from the mapping it unmaps */
 		t->stub = 0;

@@ -1,4 +1,4 @@
-/* The in-process agent (src/agent/): a SIGILL handler memprof maps into
+/* The in-process agent (src/agent/): a SIGSEGV handler memprof maps into
  * a process it attached to, so that the process outlives memprof: if
  * memprof dies (kill -9), a thread that hits one of its breakpoints puts every
  * original byte back and goes on. memprof keeps the agent's table of
@@ -13,8 +13,8 @@
 #include "target.h"
 
 /* Maps the agent into the process of T through its stopped thread TID
- * and makes it the SIGILL handler; T->agent is set. Only when the
- * program leaves SIGILL to its default action on every thread: -1 with
+ * and makes it the SIGSEGV handler; T->agent is set. Only when the
+ * program leaves SIGSEGV to its default action on every thread: -1 with
  * *WHY (a static string) otherwise, or when it cannot be done. */
 int agent_install(struct target *t, pid_t tid, const char **why);
 
@@ -33,7 +33,7 @@ void agent_forget_unmapped(const struct target *t);
  * table is made whole (the parent's may have grown since the fork). */
 void agent_fork(const struct target *t, struct target *child);
 
-/* Gives SIGILL its default action back and unmaps the agent, through
+/* Gives SIGSEGV its default action back and unmaps the agent, through
  * the stopped thread TID; the agent stays mapped when the program has
  * put a handler of its own meanwhile. T->agent is freed. */
 int agent_remove(struct target *t, pid_t tid);

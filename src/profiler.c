@@ -826,11 +826,11 @@ static void on_breakpoint(struct session *s, const struct stop *stop)
 
 	if (target_get_regs(tid, &regs) < 0)
 		return;
-	/* ours fault on the instruction (SIGILL); an int3 is the program's */
-	if (img && stop->sig == SIGILL)
+	/* ours fault on the instruction (SIGSEGV); an int3 is the program's */
+	if (img && stop->sig == SIGSEGV)
 		bp = bp_find(img->bps, regs.rip);
 	if (!bp) {
-		/* the program's own int3, or invalid instruction */
+		/* the program's own int3, or fault */
 		target_resume(tid, stop->sig);
 		return;
 	}
@@ -1227,7 +1227,7 @@ static bool at_breakpoint(const struct process *p, const struct stop *stop)
 {
 	struct user_regs_struct regs;
 
-	return stop->sig == SIGILL && p->image &&
+	return stop->sig == SIGSEGV && p->image &&
 	       target_get_regs(stop->tid, &regs) == 0 &&
 	       bp_find(p->image->bps, regs.rip);
 }
@@ -1321,7 +1321,7 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 static void drain_traps(const struct process *p, pid_t tid, int *sig)
 {
 	for (int i = 0; i < 4 && (target_signal_pending(tid, SIGTRAP) ||
-				  target_signal_pending(tid, SIGILL));
+				  target_signal_pending(tid, SIGSEGV));
 	     i++) {
 		struct stop stop;
 
@@ -1362,7 +1362,7 @@ static void release_areas(struct session *s, struct process *p,
 		warn_msg("cannot unmap the out-of-line area from process %d: "
 			 "%s",
 			 (int)p->target.pid, strerror(errno));
-	/* SIGILL's default action comes back before its handler goes */
+	/* SIGSEGV's default action comes back before its handler goes */
 	if (agent_remove(&p->target, ts[i].tid) < 0 && errno != ESRCH)
 		warn_msg("cannot take the in-process agent out of process %d: "
 			 "%s",

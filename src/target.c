@@ -188,14 +188,15 @@ static void classify_trap(struct stop *stop)
 		stop->event = TEV_BREAKPOINT;
 }
 
-/* A SIGILL of an invalid opcode: maybe one of our breakpoints. */
+/* A SIGSEGV of a general protection fault (no address): maybe one of our
+ * breakpoints (BP_INSN). */
 static void classify_fault(struct stop *stop)
 {
 	siginfo_t si;
 
 	stop->event = TEV_SIGNAL;
 	if (ptrace(PTRACE_GETSIGINFO, stop->tid, 0L, &si) == 0 &&
-	    si.si_code == ILL_ILLOPN)
+	    si.si_code == SI_KERNEL)
 		stop->event = TEV_BREAKPOINT;
 }
 
@@ -221,7 +222,7 @@ static void classify(int status, struct stop *stop)
 	case 0:
 		if (stop->sig == SIGTRAP)
 			classify_trap(stop);
-		else if (stop->sig == SIGILL)
+		else if (stop->sig == SIGSEGV)
 			classify_fault(stop);
 		else
 			stop->event = TEV_SIGNAL;

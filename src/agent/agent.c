@@ -1,7 +1,7 @@
-/* The in-process agent: memprof's SIGILL (and SIGTRAP) handler in the
+/* The in-process agent: memprof's SIGSEGV (and SIGTRAP) handler in the
  * traced program, so that the program outlives memprof (kill -9 of
- * memprof while it is attached). memprof's breakpoints are an invalid
- * instruction (see BP_INSN): under ptrace memprof sees every SIGILL
+ * memprof while it is attached). memprof's breakpoints are a privileged
+ * instruction (see BP_INSN): under ptrace memprof sees every SIGSEGV
  * first, and if it dies while a thread is stopped on one, the thread
  * runs it again. So this runs only once memprof is gone, or for a
  * signal of the program's own, where it does what the default action
@@ -24,9 +24,8 @@
 #define SYS_gettid 186
 #define SYS_tgkill 234
 
-#define SIGILL 4
+#define SIGSEGV 11
 #define SIGTRAP 5
-#define ILL_ILLOPN 2
 #define SI_KERNEL 0x80
 #define TRAP_TRACE 2
 #define REG_EFL 17
@@ -120,7 +119,7 @@ static void act_as_default(int sig, const struct siginfo_head *si)
 	dfl.restorer = 0;
 	dfl.mask = 0;
 	sys4(SYS_rt_sigaction, sig, (long)&dfl, 0, sizeof(dfl.mask));
-	if (sig != SIGILL || si->code <= 0)
+	if (sig != SIGSEGV || si->code <= 0)
 		sys4(SYS_tgkill, sys4(SYS_getpid, 0, 0, 0, 0),
 		     sys4(SYS_gettid, 0, 0, 0, 0), sig, 0);
 }
@@ -143,7 +142,7 @@ void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc)
 		uc->gregs[REG_EFL] &= ~(uint64_t)EFLAGS_TF;
 		return;
 	}
-	if (sig != SIGILL || si->code != ILL_ILLOPN || !is_site(t, pc)) {
+	if (sig != SIGSEGV || si->code != SI_KERNEL || !is_site(t, pc)) {
 		act_as_default(sig, si);
 		return;
 	}

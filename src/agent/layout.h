@@ -7,13 +7,15 @@
 
 #include <stdint.h>
 
-/* The breakpoint instruction: into, invalid in 64-bit mode. It faults
- * (SIGILL, ILL_ILLOPN) where int3 traps: a thread stopped on it is still
- * at its address, so that if memprof dies before it moves the thread on
- * (the kernel drops the signal of a stop whose tracer is gone), the
- * thread runs it again and the agent takes over, instead of running on
- * from the middle of the instruction. */
-#define BP_INSN 0xce
+/* The breakpoint instruction: hlt, privileged. It faults (#GP: SIGSEGV,
+ * SI_KERNEL) where int3 traps: a thread stopped on it is still at its
+ * address, so that if memprof dies before it moves the thread on (the
+ * kernel drops the signal of a stop whose tracer is gone), the thread
+ * runs it again and the agent takes over, instead of running on from the
+ * middle of the instruction. (An invalid opcode would fault too, but a
+ * hypervisor intercepts #UD: a third more per stop in a virtual
+ * machine.) */
+#define BP_INSN 0xf4
 
 #define AGENT_TABLE 0x4000u /* the code ends before AGENT_STUB (checked) */
 /* where memprof's injected system calls run (target_syscall's stub) */
