@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "breakpoint.h"
 #include "util.h"
 
-static const uint8_t int3 = 0xcc;
+static const uint8_t int3 = BP_INSN;
 
 struct bp_table {
 	struct breakpoint **slots;
@@ -90,6 +91,8 @@ struct breakpoint *bp_get(struct bp_table *bps, const struct target *t,
 		byte = *orig;
 	else if (target_read(t, addr, &byte, 1) < 0)
 		return NULL;
+	/* the agent knows of it before it is there */
+	agent_add_site(t, addr, byte);
 	if (target_write(t, addr, &int3, 1) < 0)
 		return NULL;
 	if ((bps->count + 1) * 2 > bps->cap)
@@ -181,5 +184,7 @@ int bp_set_armed(struct breakpoint *bp, const struct target *t, bool armed)
 {
 	/* written even when the state is the same: forked processes that
 	 * share the table have memories of their own */
+	if (armed)
+		agent_add_site(t, bp->addr, bp->orig);
 	return target_write(t, bp->addr, armed ? &int3 : &bp->orig, 1);
 }

@@ -8,17 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/layout.h" /* BP_INSN */
 #include "target.h"
 
 enum bp_role {
-	BP_ENTRY = 1u << 0,	/* first instruction of a profiled function */
-	BP_LINE = 1u << 1,	/* a line site of a profiled function */
-	BP_RETURN = 1u << 2,	/* a ret instruction of a profiled function */
-	BP_PASS = 1u << 3,	/* none of these: only run past (a test) */
-	BP_EXIT = 1u << 4,	/* a jump out of the function: a tail call */
-	BP_LOADER = 1u << 5,	/* the dynamic linker's _dl_debug_state */
-	BP_ALLOC = 1u << 6,	/* an allocator's entry (--heap) */
-	BP_RING_FULL = 1u << 7, /* a stub's trap: the ring has no room */
+	BP_ENTRY = 1u << 0,  /* first instruction of a profiled function */
+	BP_LINE = 1u << 1,   /* a line site of a profiled function */
+	BP_RETURN = 1u << 2, /* a ret instruction of a profiled function */
+	BP_PASS = 1u << 3,   /* none of these: only run past (a test) */
+	BP_EXIT = 1u << 4,   /* a jump out of the function: a tail call */
+	BP_LOADER = 1u << 5, /* the dynamic linker's _dl_debug_state */
+	BP_ALLOC = 1u << 6,  /* an allocator's entry (--heap) */
+	/* a return address that a call under way will come back to (a
+	 * tail call, an allocator's call); in a process's memory only while
+	 * one of its threads waits for it there */
+	BP_CALLER = 1u << 7,
+	BP_RING_FULL = 1u << 8, /* a stub's trap: the ring has no room */
 };
 
 /* Line sites a jump can take along (see chained below). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "image.h"
 #include "relocate.h"
 #include "stub.h"
@@ -342,13 +343,13 @@ static struct xol *xol_near(struct image *img, const struct target *t,
 	x = &img->xols[img->nxols];
 	if (xol_map(x, t, tid, addr, XOL_CHUNK) < 0)
 		return NULL;
+	agent_add_area(t, x->base, x->base + x->size);
 	img->nxols++;
 	return x;
 }
 
 int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 {
-	static const uint8_t int3 = 0xcc;
 	size_t cursor = 0, avail;
 	struct breakpoint *bp;
 	int ret = 0;
@@ -368,8 +369,14 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 			code = orig_code(img->funcs[bp->func].info, bp->addr,
 					 &avail);
 		} else if (target_read(t, bp->addr, live, sizeof(live)) == 0) {
-			/* the dynamic linker's code, our int3 taken out */
-			live[0] = bp->orig;
+			/* code of others (the dynamic linker, a caller), read
+			 * live: our int3s taken out */
+			for (size_t i = 0; i < sizeof(live); i++) {
+				const struct breakpoint *o =
+					bp_find(img->bps, bp->addr + i);
+				if (o)
+					live[i] = o->orig;
+			}
 			code = live;
 			avail = sizeof(live);
 		}
@@ -377,8 +384,6 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 		if (!x) {
 			ret = -1;
 		} else {
-			if (!img->ret_trap)
-				img->ret_trap = xol_put(x, t, &int3, 1);
 			bp->resume = xol_place(x, t, code, avail, bp->addr);
 		}
 		if (!bp->resume)
@@ -411,6 +416,17 @@ bool image_watch_loader(struct image *img, const struct target *t)
 	}
 	bp->roles |= BP_LOADER;
 	return true;
+}
+
+int image_unmap_xols(const struct image *img, const struct target *t, pid_t tid)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < img->nxols; i++) {
+		if (xol_unmap(&img->xols[i], t, tid) < 0)
+			ret = -1;
+	}
+	return ret;
 }
 
 bool image_in_xol(const struct image *img, uint64_t addr)
@@ -481,7 +497,7 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		       struct breakpoint *bp, uint64_t ring,
 		       const uint64_t *pcs, size_t npcs)
 {
-	static const uint8_t int3 = 0xcc;
+	static const uint8_t trap_insn = BP_INSN;
 	const struct profiled_func *pf = &img->funcs[bp->func];
 	uint8_t jump[STUB_JUMP_LEN];
 	uint64_t chained[MAX_CHAINED] = {0};
@@ -500,13 +516,16 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 	    stub_jump(jump, bp->addr, at) < 0 ||
 	    xol_put(x, t, st.code, st.len) != at)
 		return false;
-	trap = bp_get(img->bps, t, at + st.full_trap, &int3);
+	trap = bp_get(img->bps, t, at + st.full_trap, &trap_insn);
 	if (!trap)
 		return false;
 	trap->roles |= BP_RING_FULL;
 	trap->placed = true;
-	/* the int3 stays first while the rest is written: a thread that
-	 * comes meanwhile stops at it */
+	agent_add_ring_trap(t, trap->addr);
+	/* the agent knows the jump before memory does */
+	agent_add_jump(t, bp->addr, code, jump, STUB_JUMP_LEN);
+	/* the breakpoint stays first while the rest is written: a thread
+	 * that comes meanwhile stops at it */
 	if (target_write(t, bp->addr + 1, jump + 1, STUB_JUMP_LEN - 1) < 0)
 		return false;
 	memcpy(bp->jump_orig, code, STUB_JUMP_LEN);

@@ -47,9 +47,6 @@ struct image {
 	struct bp_table *bps;
 	struct xol xols[16]; /* out-of-line areas, one near each module */
 	size_t nxols;
-	/* an int3 in the area: where a tail-called function returns to, so
-	 * that the call that jumped to it ends when it returns */
-	uint64_t ret_trap;
 	/* the dynamic linker's _dl_debug_state and r_debug.r_state: where
 	 * it tells of libraries mapped and unmapped */
 	uint64_t loader_bp, loader_state;
@@ -106,6 +103,12 @@ uint64_t image_scratch(struct image *img, const struct target *t, pid_t tid);
 /* Sets a breakpoint where the dynamic linker says that the libraries
  * changed; false for a program without one (static). */
 bool image_watch_loader(struct image *img, const struct target *t);
+
+/* Unmaps the out-of-line areas in the process of T, through its stopped
+ * thread TID, once no thread is in them or can return into them (the
+ * image's copies are gone from that process). -1 when one could not be. */
+int image_unmap_xols(const struct image *img, const struct target *t,
+		     pid_t tid);
 
 /* Whether ADDR lies in the out-of-line area. */
 bool image_in_xol(const struct image *img, uint64_t addr);

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "profiler.h"
 #include "suggest.h"
 #include "util.h"
@@ -18,6 +20,7 @@
 
 static bool frees(int kind);
 static void arm_allocs(struct session *s, struct process *p);
+static bool await_return(struct session *s, struct thread *th, uint64_t addr);
 
 static double now(void)
 {
@@ -84,6 +87,7 @@ static struct process *process_find(const struct session *s, pid_t pid)
 static void process_free(struct process *p)
 {
 	ring_close(&p->ring);
+	agent_free(&p->target);
 	image_put(p->image);
 	target_close(&p->target);
 	sampler_close(&p->sampler);
@@ -169,7 +173,8 @@ static void find_allocs(struct session *s, struct process *p, pid_t tid)
 }
 
 /* An allocator function is entered by a thread in a profiled call. free
- * is accounted at once; the others when they return, to the trap. */
+ * is accounted at once; the others when they return, at their return
+ * address. */
 static void on_alloc(struct session *s, struct thread *th,
 		     const struct breakpoint *bp,
 		     const struct user_regs_struct *regs)
@@ -212,10 +217,9 @@ static void on_alloc(struct session *s, struct thread *th,
 		c.size = regs->rsi;
 		break;
 	}
-	const struct target *t = &th->proc->target;
-	uint64_t trap = th->proc->image->ret_trap;
-	if (!trap || target_read(t, regs->rsp, &c.ret, sizeof(c.ret)) < 0 ||
-	    target_write(t, regs->rsp, &trap, sizeof(trap)) < 0)
+	if (target_read(&th->proc->target, regs->rsp, &c.ret, sizeof(c.ret)) <
+		    0 ||
+	    !await_return(s, th, c.ret))
 		return;
 	th->allocs[th->nallocs++] = c;
 }
@@ -413,6 +417,19 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
  * With REQUIRED, a function or debug information missing is an error,
  * once the libraries linked at start are there too; otherwise it may
  * come with a later image. Returns 0 or an exit status. */
+/* Whether P runs a program memprof can profile (x86-64), or one it
+ * cannot read (left to the loading, which says why). */
+static bool program_fits(const struct process *p)
+{
+	char exe[64], *why = NULL;
+	bool fits;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->target.pid);
+	fits = access(exe, R_OK) != 0 || target_check_elf(exe, &why);
+	free(why);
+	return fits;
+}
+
 static int load_image(struct session *s, struct process *p, pid_t tid,
 		      bool required)
 {
@@ -490,6 +507,8 @@ static void on_loader(struct session *s, struct thread *th)
 		for (size_t i = 0; i < s->opts->nfuncs; i++)
 			img->spec_found[i] = false;
 	}
+	/* a library unloaded: its sites are not to be written again */
+	agent_forget_unmapped(&p->target);
 	bool final =
 		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
 	img->libs_loaded = true;
@@ -559,6 +578,9 @@ static void arm_allocs(struct session *s, struct process *p)
 	}
 }
 
+static void release_return(struct session *s, const struct process *p,
+			   uint64_t addr);
+
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
 	th->depth--;
@@ -566,6 +588,8 @@ static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 		s->on_call(s->hook_arg, th->tid, th->frames[th->depth].func,
 			   false, th->depth, rss);
 	account_return(s->acct, th->tid, rss);
+	if (th->frames[th->depth].ret_addr)
+		release_return(s, th->proc, th->frames[th->depth].ret_addr);
 	if (s->heap && th->proc->open_calls > 0 && --th->proc->open_calls == 0)
 		arm_allocs(s, th->proc);
 }
@@ -740,7 +764,7 @@ static void dispatch(struct session *s, const struct stop *stop);
 static void step_over(struct session *s, struct thread *th,
 		      const struct breakpoint *bp)
 {
-	static const uint8_t int3 = 0xcc;
+	static const uint8_t int3 = BP_INSN;
 	const struct target *t = &th->proc->target;
 	pid_t tid = th->tid;
 	uint64_t addr = bp->addr;
@@ -796,90 +820,110 @@ static void emulate_return(struct session *s, struct thread *th, int func,
 		target_resume(th->tid, 0);
 }
 
+/* Returns that are not the function's own ret: a tail call, the
+ * allocator's. A breakpoint waits at the return address itself, the
+ * caller's next instruction, so that the stack is never altered: an
+ * exception's unwinder or a longjmp sees true return addresses, and a
+ * call they skip is ended when its thread is seen above it. The
+ * breakpoint is in a process's memory only while one of its threads
+ * waits there. */
+
+/* Whether a thread of P waits for a return to ADDR. */
+static bool return_awaited(const struct session *s, const struct process *p,
+			   uint64_t addr)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		if (th->proc != p)
+			continue;
+		for (size_t j = 0; j < th->depth; j++) {
+			if (th->frames[j].ret_addr == addr)
+				return true;
+		}
+		for (size_t j = 0; j < th->nallocs; j++) {
+			if (th->allocs[j].ret == addr)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A call of TH will come back to ADDR: the breakpoint there is set. */
+static bool await_return(struct session *s, struct thread *th, uint64_t addr)
+{
+	struct process *p = th->proc;
+	struct image *img = p->image;
+	struct breakpoint *bp = bp_find(img->bps, addr);
+
+	if (!bp) {
+		bp = bp_get(img->bps, &p->target, addr, NULL);
+		if (!bp)
+			return false;
+	} else if (bp->roles == BP_CALLER &&
+		   bp_set_armed(bp, &p->target, true) < 0) {
+		return false;
+	}
+	bp->roles |= BP_CALLER;
+	/* the instruction there runs out of line like any other */
+	if (!bp->placed && !s->opts->step) {
+		size_t before = img->stepped_sites;
+
+		image_place_copies(img, &p->target, th->tid);
+		s->stats.stepped_sites += img->stepped_sites - before;
+	}
+	return true;
+}
+
+/* No call of P waits for ADDR any more (if none does): its breakpoint
+ * goes, unless it has other roles. */
+static void release_return(struct session *s, const struct process *p,
+			   uint64_t addr)
+{
+	struct breakpoint *bp = p->image ? bp_find(p->image->bps, addr) : NULL;
+
+	if (bp && bp->roles == BP_CALLER && !return_awaited(s, p, addr))
+		bp_set_armed(bp, &p->target, false);
+}
+
+/* TH is at return address BP->addr: the allocator's call that returned
+ * there ends, the calls that were left by a tail call and returned there
+ * end, and so do the ones the thread is above now (an exception, a
+ * longjmp). */
+static void on_return_site(struct session *s, struct thread *th,
+			   const struct breakpoint *bp,
+			   const struct user_regs_struct *regs)
+{
+	uint64_t sp = regs->rsp;
+
+	/* the ret popped the address: the call's sp is 8 below */
+	while (th->nallocs && th->allocs[th->nallocs - 1].sp < sp) {
+		struct alloc_call c = th->allocs[--th->nallocs];
+
+		if (c.sp + 8 == sp && c.ret == bp->addr)
+			alloc_returned(s, th, &c, regs->rax);
+		release_return(s, th->proc, c.ret);
+	}
+	if (th->depth && th->frames[th->depth - 1].sp < sp)
+		pop_dead_frames(s, th, sp, sample(s, th->proc));
+}
+
 /* The function jumps to another one, which will return to our caller:
- * the call goes on until then. The return address on the stack is
- * swapped for the trap, which gives it back (as uretprobes do). Without a
- * trap, or with the stack not as at entry, the call ends here. */
+ * the call goes on until then. With the stack not as at entry, or no
+ * breakpoint possible at the return address, it ends here. */
 static void tail_call(struct session *s, struct thread *th,
-		      const struct image *img,
 		      const struct user_regs_struct *regs, uint64_t rss)
 {
 	struct frame *f = &th->frames[th->depth - 1];
-	const struct target *t = &th->proc->target;
 	uint64_t ret;
 
-	if (!img->ret_trap || f->sp != regs->rsp || f->hijacked_ret ||
-	    target_read(t, regs->rsp, &ret, sizeof(ret)) < 0 ||
-	    target_write(t, regs->rsp, &img->ret_trap, sizeof(ret)) < 0) {
+	if (f->sp != regs->rsp || f->ret_addr ||
+	    target_read(&th->proc->target, regs->rsp, &ret, sizeof(ret)) < 0 ||
+	    !await_return(s, th, ret)) {
 		pop_frame(s, th, rss);
 		return;
 	}
-	f->hijacked_ret = ret;
-}
-
-/* The tail-called function returned into the trap: the call that jumped
- * to it ends, and the thread goes on at the true return address. */
-static bool on_ret_trap(struct session *s, struct thread *th,
-			struct user_regs_struct *regs)
-{
-	uint64_t rss, ret = 0;
-
-	if (th->nallocs && th->allocs[th->nallocs - 1].sp == regs->rsp - 8) {
-		const struct alloc_call *c = &th->allocs[--th->nallocs];
-
-		alloc_returned(s, th, c, regs->rax);
-		return target_set_pc(th->tid, c->ret) == 0 &&
-		       target_resume(th->tid, 0) == 0;
-	}
-	rss = sample(s, th->proc);
-
-	/* the ret popped the trap: the frame's sp is 8 below */
-	while (th->depth && th->frames[th->depth - 1].sp <= regs->rsp - 8) {
-		const struct frame *f = &th->frames[th->depth - 1];
-		bool mine = f->hijacked_ret && f->sp == regs->rsp - 8;
-
-		if (mine)
-			ret = f->hijacked_ret;
-		pop_frame(s, th, rss);
-		if (mine)
-			break;
-	}
-	if (!ret)
-		return false;
-	return target_set_pc(th->tid, ret) == 0 &&
-	       target_resume(th->tid, 0) == 0;
-}
-
-/* Puts one return address back at SLOT in process PID's memory, if the
- * trap is there: a fork child's memory is the parent's of the moment it
- * forked, and the parent may have swapped more addresses since. */
-static void restore_slot(pid_t pid, uint64_t slot, uint64_t ret, uint64_t trap)
-{
-	uint64_t now;
-
-	if (target_read_pid(pid, slot, &now, sizeof(now)) == 0 && now == trap)
-		target_write_pid(pid, slot, &ret, sizeof(ret));
-}
-
-/* Puts back the return addresses the trap took the place of, in process
- * PID's memory (the process itself, or a copy of it made by fork). */
-static void restore_hijacked(const struct session *s, const struct process *p,
-			     pid_t pid)
-{
-	uint64_t trap = p->image ? p->image->ret_trap : 0;
-
-	for (size_t i = 0; trap && i < s->nthreads; i++) {
-		const struct thread *th = &s->threads[i];
-
-		for (size_t j = 0; th->proc == p && j < th->depth; j++) {
-			const struct frame *f = &th->frames[j];
-			if (f->hijacked_ret)
-				restore_slot(pid, f->sp, f->hijacked_ret, trap);
-		}
-		for (size_t j = 0; th->proc == p && j < th->nallocs; j++)
-			restore_slot(pid, th->allocs[j].sp, th->allocs[j].ret,
-				     trap);
-	}
+	f->ret_addr = ret;
 }
 
 /* Whether condition code CC (as in jcc) holds for FLAGS. */
@@ -943,28 +987,45 @@ static void resume_past(struct session *s, struct thread *th,
 		target_resume(th->tid, 0);
 }
 
-static void on_breakpoint(struct session *s, pid_t tid)
+static void on_breakpoint(struct session *s, const struct stop *stop)
 {
 	struct user_regs_struct regs;
+	pid_t tid = stop->tid;
 	struct thread *th = thread_get(s, tid);
 	struct image *img = th->proc->image;
-	struct breakpoint *bp;
+	struct breakpoint *bp = NULL;
 
 	if (target_get_regs(tid, &regs) < 0)
 		return;
-	if (img && img->ret_trap && regs.rip - 1 == img->ret_trap &&
-	    on_ret_trap(s, th, &regs))
-		return;
-	bp = img ? bp_find(img->bps, regs.rip - 1) : NULL;
+	/* ours fault on the instruction (SIGSEGV); an int3 is the program's */
+	if (img && stop->sig == SIGSEGV)
+		bp = bp_find(img->bps, regs.rip);
 	if (!bp) {
-		/* the program's own int3 */
-		target_resume(tid, SIGTRAP);
+		/* the program's own int3, or fault */
+		target_resume(tid, stop->sig);
 		return;
 	}
 	if (bp->roles & BP_RING_FULL) {
 		/* drained already, before this stop: the stub tries again */
-		target_resume(tid, 0);
+		if (target_set_pc(tid, bp->addr + 1) == 0)
+			target_resume(tid, 0);
 		return;
+	}
+
+	if (bp->roles & BP_CALLER) {
+		on_return_site(s, th, bp, &regs);
+		if (bp->roles == BP_CALLER &&
+		    !return_awaited(s, th->proc, bp->addr)) {
+			/* taken out (now, or before this thread hit it) */
+			bp_set_armed(bp, &th->proc->target, false);
+			if (target_set_pc(tid, bp->addr) == 0)
+				target_resume(tid, 0);
+			return;
+		}
+		if (bp->roles == BP_CALLER) {
+			resume_past(s, th, bp);
+			return;
+		}
 	}
 
 	if (bp->roles == BP_ALLOC &&
@@ -1003,7 +1064,7 @@ static void on_breakpoint(struct session *s, pid_t tid)
 			return;
 		}
 		if ((roles & BP_EXIT) && leaves(th, pf, bp, &regs))
-			tail_call(s, th, img, &regs, rss);
+			tail_call(s, th, &regs, rss);
 	}
 	resume_past(s, th, bp);
 }
@@ -1091,20 +1152,9 @@ static void on_new_process(struct session *s, pid_t pid)
 		forget_ring_of(&p->target, pid, 0, parent->ring.hdr->statm_fd);
 	}
 	p->image = image_get(img);
+	agent_fork(&parent->target, &p->target);
 	thread_add(s, pid, p);
 	target_resume(pid, 0);
-}
-
-/* A thread forked CHILD and is stopped there: its calls are as they were
- * at the fork, so the return addresses the trap holds in the child's
- * copy of the stack go back now (the child's calls are not followed). */
-static void on_fork(struct session *s, pid_t tid, pid_t child)
-{
-	struct thread *th = thread_find(s, tid);
-
-	if (th && child > 0 &&
-	    !target_share_memory(child, th->proc->target.pid))
-		restore_hijacked(s, th->proc, child);
 }
 
 static void on_start(struct session *s, pid_t tid)
@@ -1137,6 +1187,7 @@ static void on_exec(struct session *s, pid_t tid)
 	image_put(p->image);
 	p->image = NULL;
 	/* the same id, but a new address space */
+	agent_free(&p->target);
 	target_close(&p->target);
 	sampler_close(&p->sampler);
 	if (target_open(&p->target, tid) == 0 &&
@@ -1144,6 +1195,29 @@ static void on_exec(struct session *s, pid_t tid)
 		load_image(s, p, tid, false);
 	thread_add(s, tid, p);
 	target_resume(tid, 0);
+}
+
+static void leave_xol(const struct process *p, pid_t tid, int *sig);
+
+/* A signal is about to be delivered. A thread in the out-of-line area
+ * leaves it first: its signal frame would return there, and the area
+ * must be free to go when we detach. */
+static void on_signal(struct session *s, const struct stop *stop)
+{
+	struct thread *th = thread_find(s, stop->tid);
+	const struct process *p = th ? th->proc : NULL;
+	struct user_regs_struct regs;
+	int later = 0;
+
+	if (p && p->image && p->image->nxols &&
+	    target_get_regs(stop->tid, &regs) == 0 &&
+	    image_in_xol(p->image, regs.rip)) {
+		leave_xol(p, stop->tid, &later);
+		/* one that came during the steps comes again */
+		if (later)
+			syscall(SYS_tgkill, p->target.pid, stop->tid, later);
+	}
+	target_resume(stop->tid, stop->sig);
 }
 
 static void on_exited(struct session *s, const struct stop *stop)
@@ -1179,7 +1253,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		on_exited(s, stop);
 		return;
 	case TEV_BREAKPOINT:
-		on_breakpoint(s, tid);
+		on_breakpoint(s, stop);
 		return;
 	case TEV_EXIT:
 		/* memory is still there: the last figures are true ones */
@@ -1189,7 +1263,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:
-		target_resume(tid, stop->sig);
+		on_signal(s, stop);
 		return;
 	case TEV_GROUP_STOP:
 		target_listen(tid);
@@ -1201,9 +1275,6 @@ static void dispatch(struct session *s, const struct stop *stop)
 		on_exec(s, tid);
 		return;
 	case TEV_FORK:
-		on_fork(s, tid, (pid_t)stop->msg);
-		target_resume(tid, 0);
-		return;
 	case TEV_STEPPED:
 	case TEV_CLONE:
 		target_resume(tid, 0);
@@ -1303,6 +1374,20 @@ static int attach_error(pid_t pid)
 	return EXIT_PROGRAM;
 }
 
+/* A process we attach to must outlive memprof: the in-process agent
+ * takes over our int3s if memprof dies. Its threads are stopped. */
+static void install_agent(struct session *s, struct process *p)
+{
+	const char *why;
+
+	if (agent_install(&p->target, p->target.pid, &why) < 0)
+		warn_msg("process %d: %s: memprof cannot leave it safely if it "
+			 "is killed (kill -9 of memprof now kills the process "
+			 "at its next breakpoint; Ctrl-C or --duration let it "
+			 "go)",
+			 (int)p->target.pid, why);
+}
+
 int profiler_attach(struct session *s, pid_t pid)
 {
 	struct attached *threads;
@@ -1322,6 +1407,9 @@ int profiler_attach(struct session *s, pid_t pid)
 	ret = p ? 0 : EXIT_PROGRAM;
 	if (p)
 		check_peak(s, p);
+	/* nothing is put into a program memprof will refuse (32-bit) */
+	if (p && program_fits(p))
+		install_agent(s, p);
 	for (size_t i = 0; p && i < n; i++) {
 		if (!threads[i].gone)
 			thread_add(s, threads[i].tid, p);
@@ -1331,6 +1419,8 @@ int profiler_attach(struct session *s, pid_t pid)
 	if (ret) {
 		if (p && p->image)
 			bp_clean_process(p->image->bps, pid);
+		if (p)
+			agent_remove(&p->target, pid);
 		for (size_t i = 0; i < n; i++)
 			target_detach(threads[i].tid, threads[i].sig);
 		free(threads);
@@ -1365,8 +1455,26 @@ static struct leaving *leaving_find(struct leaving *ts, size_t n, pid_t tid)
 	return NULL;
 }
 
+/* Whether STOP is at one of P's breakpoints (the thread is still on its
+ * instruction: the breakpoint faults). */
+static bool at_breakpoint(const struct process *p, const struct stop *stop)
+{
+	struct user_regs_struct regs;
+	const struct breakpoint *bp;
+
+	if (stop->sig != SIGSEGV || !p->image ||
+	    target_get_regs(stop->tid, &regs) < 0 ||
+	    !(bp = bp_find(p->image->bps, regs.rip)))
+		return false;
+	/* a stub's trap for a full ring is passed: the drain before the
+	 * thread goes on makes room */
+	if (bp->roles & BP_RING_FULL)
+		target_set_pc(stop->tid, regs.rip + 1);
+	return true;
+}
+
 /* Stops every thread of P, each listed in *TS. A thread stopped at one
- * of our breakpoints is put back on its instruction; stops of other
+ * of our breakpoints is on its instruction still; stops of other
  * processes meanwhile are handled as usual. */
 static size_t stop_threads_of(struct session *s, struct process *p,
 			      struct leaving **ts)
@@ -1406,12 +1514,9 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 			continue;
 		}
 		if (stop.event == TEV_BREAKPOINT) {
-			struct user_regs_struct regs;
-			if (target_get_regs(stop.tid, &regs) == 0 && p->image &&
-			    bp_find(p->image->bps, regs.rip - 1))
-				target_set_pc(stop.tid, regs.rip - 1);
-			else
-				l->sig = SIGTRAP;
+			/* at ours, it is on the instruction still */
+			if (!at_breakpoint(p, &stop))
+				l->sig = stop.sig;
 		} else if (stop.event == TEV_SIGNAL) {
 			l->sig = stop.sig;
 		} else if (stop.event == TEV_EXITED ||
@@ -1450,22 +1555,23 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
-/* A SIGTRAP of ours (an int3 just hit, a step just done) can be pending
- * behind the stop that stopped the thread; left there, it would kill
- * the process once let go. It is taken here: the thread goes on until
- * the signal stops it, at once, and a breakpoint's pc goes back. */
+/* A signal of ours (a breakpoint just hit, a step just done) can be
+ * pending behind the stop that stopped the thread; left there, it would
+ * kill the process once let go. It is taken here: the thread goes on
+ * until the signal stops it, at once (on a breakpoint, it is still on
+ * the instruction). */
 static void drain_traps(const struct process *p, pid_t tid, int *sig)
 {
-	for (int i = 0; i < 4 && target_signal_pending(tid, SIGTRAP); i++) {
-		struct user_regs_struct regs;
+	for (int i = 0; i < 4 && (target_signal_pending(tid, SIGTRAP) ||
+				  target_signal_pending(tid, SIGSEGV));
+	     i++) {
 		struct stop stop;
 
 		if (target_resume(tid, 0) < 0 || target_wait(tid, &stop) < 0)
 			return;
 		if (stop.event == TEV_BREAKPOINT) {
-			if (target_get_regs(tid, &regs) == 0 && p->image &&
-			    bp_find(p->image->bps, regs.rip - 1))
-				target_set_pc(tid, regs.rip - 1);
+			if (!at_breakpoint(p, &stop))
+				*sig = stop.sig;
 		} else if (stop.event == TEV_SIGNAL && stop.sig != SIGTRAP) {
 			*sig = stop.sig;
 		} else if (stop.event == TEV_EXITED ||
@@ -1501,20 +1607,57 @@ static void forget_ring(struct session *s, struct process *p,
 	ring_close(&p->ring);
 }
 
+/* Process P no longer needs the out-of-line areas nor the agent: they
+ * are unmapped through a stopped thread of it (none is in them, and no
+ * signal frame returns into them: signals are delivered outside), unless
+ * another process we trace shares its memory (vfork). */
+static void release_areas(struct session *s, struct process *p,
+			  const struct leaving *ts, size_t n)
+{
+	size_t i = 0;
+
+	for (size_t k = 0; k < s->nprocs; k++) {
+		if (s->procs[k] != p &&
+		    target_share_memory(s->procs[k]->target.pid, p->target.pid))
+			return;
+	}
+	while (i < n && ts[i].gone)
+		i++;
+	if (i == n)
+		return;
+	/* a thread still in a copy or a stub keeps them (and the agent) */
+	for (size_t k = i; p->image && k < n; k++) {
+		struct user_regs_struct regs;
+
+		if (!ts[k].gone && (target_get_regs(ts[k].tid, &regs) < 0 ||
+				    image_in_xol(p->image, regs.rip)))
+			return;
+	}
+	if (p->image && image_unmap_xols(p->image, &p->target, ts[i].tid) < 0 &&
+	    errno != ESRCH)
+		warn_msg("cannot unmap the out-of-line area from process %d: "
+			 "%s",
+			 (int)p->target.pid, strerror(errno));
+	/* SIGSEGV's default action comes back before its handler goes */
+	if (agent_remove(&p->target, ts[i].tid) < 0 && errno != ESRCH)
+		warn_msg("cannot take the in-process agent out of process %d: "
+			 "%s",
+			 (int)p->target.pid, strerror(errno));
+}
+
 /* Lets process P go on without us: every breakpoint out of its memory,
  * every thread out of the copies, then each one detached. The calls it
- * is in end now. The out-of-line area stays: a signal frame may still
- * return into it. */
+ * is in end now. */
 static void detach_process(struct session *s, struct process *p)
 {
 	struct leaving *ts;
 	size_t n = stop_threads_of(s, p, &ts);
 
 	drain_ring(s, p);
+	/* the calls end first: ending them can arm the allocator's */
+	end_threads_of(s, p, sample(s, p));
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
-	restore_hijacked(s, p, p->target.pid);
-	end_threads_of(s, p, sample(s, p));
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
 			continue;
@@ -1524,6 +1667,7 @@ static void detach_process(struct session *s, struct process *p)
 		drain_traps(p, ts[i].tid, &ts[i].sig);
 	}
 	forget_ring(s, p, ts, n);
+	release_areas(s, p, ts, n);
 	for (size_t i = 0; i < n; i++) {
 		if (!ts[i].gone)
 			target_detach(ts[i].tid, ts[i].sig);

@@ -24,9 +24,9 @@ struct frame {
 	int line;	     /* current line */
 	uint64_t line_start; /* site where the current line began */
 	uint64_t last_site;  /* last site hit */
-	/* after a tail call: the return address the trap took the place of
-	 * (at sp); 0 otherwise */
-	uint64_t hijacked_ret;
+	/* after a tail call: the return address (at sp), where a breakpoint
+	 * waits for the call to end; 0 otherwise */
+	uint64_t ret_addr;
 };
 
 /* A traced process: its memory, its RSS and the image it runs. */
@@ -41,8 +41,8 @@ struct process {
 	bool frees_armed;    /* the freeing ones */
 };
 
-/* An allocator call under way (--heap): what it was asked, and where its
- * return address was swapped for the trap. */
+/* An allocator call under way (--heap): what it was asked, and where it
+ * returns to (a breakpoint waits there; the address is at sp). */
 struct alloc_call {
 	int kind;
 	uint64_t size, old, memptr;

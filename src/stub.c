@@ -7,6 +7,7 @@
  * another stub: each takes a record of its own. */
 #include <string.h>
 
+#include "agent/layout.h"
 #include "ring.h"
 #include "stub.h"
 
@@ -60,7 +61,7 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	put32(&w, RING_RECORDS);
 	PUT(&w, 0x72, 0x03); /* jb room */
 	st->full_trap = w.len;
-	PUT(&w, 0xcc); /* int3: memprof drains */
+	PUT(&w, BP_INSN); /* memprof drains, and moves the pc past it */
 	PUT(&w, 0xeb, (uint8_t)(wait - (w.len + 2)));
 	PUT(&w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
 	PUT(&w, 0x25);			 /* and $cap-1,%eax */

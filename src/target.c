@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
@@ -266,6 +267,18 @@ static void classify_trap(struct stop *stop)
 		stop->event = TEV_BREAKPOINT;
 }
 
+/* A SIGSEGV of a general protection fault (no address): maybe one of our
+ * breakpoints (BP_INSN). */
+static void classify_fault(struct stop *stop)
+{
+	siginfo_t si;
+
+	stop->event = TEV_SIGNAL;
+	if (ptrace(PTRACE_GETSIGINFO, stop->tid, 0L, &si) == 0 &&
+	    si.si_code == SI_KERNEL)
+		stop->event = TEV_BREAKPOINT;
+}
+
 static void classify(int status, struct stop *stop)
 {
 	int event = (unsigned)status >> 16;
@@ -288,6 +301,8 @@ static void classify(int status, struct stop *stop)
 	case 0:
 		if (stop->sig == SIGTRAP)
 			classify_trap(stop);
+		else if (stop->sig == SIGSEGV)
+			classify_fault(stop);
 		else
 			stop->event = TEV_SIGNAL;
 		return;
@@ -484,8 +499,10 @@ static int wait_injected_trap(pid_t tid, uint64_t stub, size_t len,
 	return -1;
 }
 
-int target_syscall(const struct target *t, pid_t tid, long nr,
-		   const uint64_t args[6], int64_t *result)
+/* The call made at the thread's own pc: the stub takes the place of its
+ * code meanwhile (when no room out of the program's code is found). */
+static int target_syscall_here(const struct target *t, pid_t tid, long nr,
+			       const uint64_t args[6], int64_t *result)
 {
 	/* mov $NR,%eax; syscall; int3. The code sets rax itself: stopped at
 	 * an exec event, the kernel still writes execve's result to rax when
@@ -518,6 +535,138 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	}
 	if (target_write(t, saved.rip, code, sizeof(code)) < 0 ||
 	    target_set_regs(tid, &saved) < 0)
+		ret = -1;
+	if (pending)
+		syscall(SYS_tgkill, t->pid, tid, pending);
+	return ret;
+}
+
+/* Injected system calls run from a stub out of the program's code:
+ * mov $NR,%eax; syscall; int3; then, run only if memprof dies while the
+ * thread is stopped at the int3 (the kernel drops the trap of a stop
+ * whose tracer is gone, and the thread runs on), the stub puts the
+ * registers back itself and jumps back to where the thread was. (Not
+ * single steps, nor system call stops: what is left of those when the
+ * tracer dies is a SIGTRAP.) */
+#define STUB_SIZE 128
+
+static size_t put_u64(uint8_t *p, const uint8_t op[2], uint64_t v)
+{
+	p[0] = op[0];
+	p[1] = op[1];
+	memcpy(p + 2, &v, sizeof(v));
+	return 2 + sizeof(v);
+}
+
+static size_t make_stub(uint8_t *s, long nr,
+			const struct user_regs_struct *saved)
+{
+	static const uint8_t movabs[9][2] = {
+		{0x48, 0xbf}, {0x48, 0xbe}, {0x48, 0xba},
+		{0x49, 0xba}, {0x49, 0xb8}, {0x49, 0xb9},
+		{0x48, 0xb9}, {0x49, 0xbb}, {0x48, 0xb8},
+	};
+	uint64_t vals[9] = {saved->rdi, saved->rsi, saved->rdx,
+			    saved->r10, saved->r8,  saved->r9,
+			    saved->rcx, saved->r11, saved->rax};
+	uint64_t back = saved->rip;
+	int64_t rax = (int64_t)saved->rax;
+	uint32_t nr32 = (uint32_t)nr;
+	size_t n = 0;
+
+	/* stopped in a system call to be restarted: the kernel would go
+	 * back to the syscall instruction with the call's number */
+	if ((int64_t)saved->orig_rax >= 0 &&
+	    (rax == -512 || rax == -513 || rax == -514 || rax == -516)) {
+		vals[8] = rax == -516 ? SYS_restart_syscall : saved->orig_rax;
+		back -= 2;
+	}
+	s[n++] = 0xb8; /* the code sets rax itself: at an exec event the
+			* kernel writes execve's result there on resuming */
+	memcpy(s + n, &nr32, sizeof(nr32));
+	n += sizeof(nr32);
+	s[n++] = 0x0f; /* syscall */
+	s[n++] = 0x05;
+	s[n++] = 0xcc; /* int3: memprof takes the result (AGENT_STUB_TRAP) */
+	for (int i = 0; i < 9; i++)
+		n += put_u64(s + n, movabs[i], vals[i]);
+	s[n++] = 0xff; /* jmp *0(%rip) */
+	s[n++] = 0x25;
+	memset(s + n, 0, 4);
+	n += 4;
+	memcpy(s + n, &back, sizeof(back));
+	return n + sizeof(back);
+}
+
+/* Zeros that pad the last page of an executable mapping of a file: room
+ * for the stub no code reaches. 0 when there is none. */
+static uint64_t find_padding(pid_t pid)
+{
+	char path[64], line[4352];
+	uint64_t found = 0;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	while (maps && !found && fgets(line, sizeof(line), maps)) {
+		uint64_t lo, hi;
+		char perms[8], name[4096] = "";
+		uint8_t tail[2 * STUB_SIZE];
+		size_t zeros = 0;
+
+		if (sscanf(line,
+			   "%" SCNx64 "-%" SCNx64 " %7s %*s %*s %*s %4095s",
+			   &lo, &hi, perms, name) < 4 ||
+		    perms[2] != 'x' || name[0] != '/' ||
+		    hi - lo < sizeof(tail) ||
+		    target_read_pid(pid, hi - sizeof(tail), tail,
+				    sizeof(tail)) < 0)
+			continue;
+		while (zeros < sizeof(tail) &&
+		       tail[sizeof(tail) - 1 - zeros] == 0)
+			zeros++;
+		/* a margin after the code: its last instruction's bytes */
+		if (zeros >= STUB_SIZE + 16)
+			found = hi - STUB_SIZE;
+	}
+	if (maps)
+		fclose(maps);
+	return found;
+}
+
+int target_syscall(const struct target *t, pid_t tid, long nr,
+		   const uint64_t args[6], int64_t *result)
+{
+	uint8_t stub[STUB_SIZE], code[STUB_SIZE];
+	struct user_regs_struct saved, regs;
+	uint64_t at = t->stub ? t->stub : find_padding(t->pid);
+	size_t len;
+	int pending = 0, ret = -1;
+
+	if (!at || target_get_regs(tid, &saved) < 0)
+		return target_syscall_here(t, tid, nr, args, result);
+	len = make_stub(stub, nr, &saved);
+	if (target_read(t, at, code, len) < 0 ||
+	    target_write(t, at, stub, len) < 0)
+		return -1;
+	regs = saved;
+	regs.rip = at;
+	regs.rdi = args[0];
+	regs.rsi = args[1];
+	regs.rdx = args[2];
+	regs.r10 = args[3];
+	regs.r8 = args[4];
+	regs.r9 = args[5];
+	/* not in a system call: nothing for the kernel to restart */
+	regs.orig_rax = (uint64_t)-1;
+	if (target_set_regs(tid, &regs) == 0 && target_resume(tid, 0) == 0 &&
+	    wait_injected_trap(tid, at, len, &pending) == 0 &&
+	    target_get_regs(tid, &regs) == 0) {
+		*result = (int64_t)regs.rax;
+		ret = 0;
+	}
+	if (target_set_regs(tid, &saved) < 0 ||
+	    target_write(t, at, code, len) < 0)
 		ret = -1;
 	if (pending)
 		syscall(SYS_tgkill, t->pid, tid, pending);

@@ -33,9 +33,13 @@ struct stop {
 	unsigned long msg;
 };
 
+struct agent;
+
 struct target {
-	pid_t pid;  /* the thread group we trace */
-	int mem_fd; /* /proc/PID/mem, kept open */
+	pid_t pid;	     /* the thread group we trace */
+	int mem_fd;	     /* /proc/PID/mem, kept open */
+	struct agent *agent; /* the in-process agent (agent.h), or NULL */
+	uint64_t stub;	     /* room for target_syscall's code, or 0 */
 };
 
 /* Resolves PROGRAM as a shell would (PATH when it has no '/'). Returns a
@@ -107,7 +111,9 @@ int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n);
 /* Makes the stopped thread TID run the system call NR with ARGS, then
  * puts its registers and code back as they were. Returns 0 with the
  * call's return value in *RESULT, or -1 with errno. A signal that comes
- * meanwhile is sent again after. */
+ * meanwhile is sent again after. The code runs at T->stub, or in the
+ * padding of an executable mapping, and puts the registers back itself
+ * if memprof dies meanwhile. */
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result);
 

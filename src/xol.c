@@ -113,6 +113,22 @@ int xol_map(struct xol *x, const struct target *t, pid_t tid, uint64_t near,
 	return 0;
 }
 
+int xol_unmap(const struct xol *x, const struct target *t, pid_t tid)
+{
+	uint64_t args[6] = {x->base, x->size, 0, 0, 0, 0};
+	int64_t result;
+
+	if (!x->base)
+		return 0;
+	if (target_syscall(t, tid, SYS_munmap, args, &result) < 0)
+		return -1;
+	if (result < 0) {
+		errno = (int)-result;
+		return -1;
+	}
+	return 0;
+}
+
 uint64_t xol_place(struct xol *x, const struct target *t, const uint8_t *code,
 		   size_t avail, uint64_t addr)
 {

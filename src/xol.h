@@ -29,6 +29,10 @@ int xol_map(struct xol *x, const struct target *t, pid_t tid, uint64_t near,
 uint64_t xol_place(struct xol *x, const struct target *t, const uint8_t *code,
 		   size_t avail, uint64_t addr);
 
+/* Unmaps the area in the process of T through its stopped thread TID (no
+ * thread may be in it, nor return into it). Returns 0, or -1 with errno. */
+int xol_unmap(const struct xol *x, const struct target *t, pid_t tid);
+
 /* Places BYTES as they are (no relocation); their address, or 0. */
 uint64_t xol_put(struct xol *x, const struct target *t, const void *bytes,
 		 size_t n);

@@ -3,6 +3,7 @@
  * must leave the code's results, registers, flags and red zone as they
  * were, and leave one whole record per pass in the ring. */
 #include <signal.h>
+#include <ucontext.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -10,24 +11,29 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "../../src/agent/layout.h"
 #include "../../src/ring.h"
 #include "../../src/stub.h"
 #include "unit.h"
 
-static uint8_t *page;			/* code at 0, stubs at 2048 */
+static uint8_t *page; /* code at 0, stubs at 2048 */
 static struct ring_header *ring;
 static struct ring_record *records;
 static uint64_t drained;
 
-/* The ring-full trap: drain the whole records, as memprof would (the
- * trapping pass has taken its place but not filled it). */
-static void on_trap(int sig)
+/* The ring-full trap (a fault on the breakpoint instruction): drain the
+ * whole records, as memprof would (the trapping pass has taken its place
+ * but not filled it), and go on past it. */
+static void on_trap(int sig, siginfo_t *si, void *context)
 {
+	ucontext_t *uc = context;
+
 	(void)sig;
+	(void)si;
+	uc->uc_mcontext.gregs[REG_RIP]++;
 	while (records[ring->tail & (RING_RECORDS - 1)].seq == ring->tail + 1) {
 		drained++;
-		__atomic_store_n(&ring->tail, ring->tail + 1,
-				 __ATOMIC_RELEASE);
+		__atomic_store_n(&ring->tail, ring->tail + 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -43,7 +49,7 @@ static size_t install(const uint8_t *code, size_t len, size_t site)
 		       code + site, len - site) < 0)
 		return 0;
 	memcpy(page + 2048, st.code, st.len);
-	CHECK(page[2048 + st.full_trap] == 0xcc);
+	CHECK(page[2048 + st.full_trap] == BP_INSN);
 	CHECK_INT(stub_jump(page + site, (uint64_t)(page + site), at), 0);
 	return st.covered;
 }
@@ -62,13 +68,13 @@ static void reset_ring(void)
 static void flags_survive(void)
 {
 	static const uint8_t code[] = {
-		0x31, 0xc0,		      /* xor %eax,%eax */
-		0x48, 0x39, 0xf7,	      /* cmp %rsi,%rdi */
-		0xb9, 0x07, 0, 0, 0,	      /* site: mov $7,%ecx */
-		0x7d, 0x05,		      /* jge +5 */
-		0xb8, 0x01, 0, 0, 0,	      /* mov $1,%eax */
-		0x01, 0xc8,		      /* add %ecx,%eax */
-		0xc3,			      /* ret */
+		0x31, 0xc0,		/* xor %eax,%eax */
+		0x48, 0x39, 0xf7,	/* cmp %rsi,%rdi */
+		0xb9, 0x07, 0,	  0, 0, /* site: mov $7,%ecx */
+		0x7d, 0x05,		/* jge +5 */
+		0xb8, 0x01, 0,	  0, 0, /* mov $1,%eax */
+		0x01, 0xc8,		/* add %ecx,%eax */
+		0xc3,			/* ret */
 	};
 	long (*f)(long, long) = (long (*)(long, long))(void *)page;
 
@@ -90,7 +96,8 @@ static void flags_survive(void)
 		CHECK(strtoull(strchr(text, ' ') + 1, NULL, 10) > 0);
 		/* the stack pointer at the site: below ours, above the
 		 * return address f was called with */
-		CHECK((uint64_t)&text > r->sp && r->sp > (uint64_t)&text - 4096);
+		CHECK((uint64_t)&text > r->sp &&
+		      r->sp > (uint64_t)&text - 4096);
 	}
 }
 
@@ -126,11 +133,14 @@ static void full_ring_traps(void)
 	bool all = true;
 
 	reset_ring();
-	signal(SIGTRAP, on_trap);
+	struct sigaction act = {.sa_sigaction = on_trap,
+				.sa_flags = SA_SIGINFO},
+			 old;
+	sigaction(SIGSEGV, &act, &old);
 	CHECK_INT(install(code, sizeof(code), 0), 5);
 	for (uint64_t i = 0; i < passes; i++)
 		all &= f() == 42;
-	signal(SIGTRAP, SIG_DFL);
+	sigaction(SIGSEGV, &old, NULL);
 	CHECK(all);
 	CHECK_INT(ring->head, passes);
 	CHECK_INT(drained, 3 * RING_RECORDS);
