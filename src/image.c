@@ -48,6 +48,7 @@ void image_put(struct image *img)
 	for (size_t i = 0; i < img->nfuncs; i++)
 		free_code(&img->funcs[i]);
 	free(img->funcs);
+	free(img->stubs);
 	free(img->spec_found);
 	bp_table_free(img->bps);
 	debuginfo_close(img->di);
@@ -530,6 +531,9 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		return false;
 	memcpy(bp->jump_orig, code, STUB_JUMP_LEN);
 	bp->jump_len = STUB_JUMP_LEN;
+	img->stubs = xrealloc(img->stubs, (img->nstubs + 1) * sizeof(uint64_t));
+	img->stubs[img->nstubs++] = at;
+	img->stub_head = st.head;
 	memcpy(bp->chained, chained, sizeof(chained));
 	for (size_t i = 0; i < MAX_CHAINED && chained[i]; i++)
 		bp_find(img->bps, chained[i])->jump_tried = true;
@@ -581,4 +585,14 @@ uint64_t image_scratch(struct image *img, const struct target *t, pid_t tid)
 		return 0;
 	x = xol_near(img, t, tid, img->funcs[0].info->entry, sizeof(zeros));
 	return x ? xol_put(x, t, zeros, sizeof(zeros)) : 0;
+}
+
+uint64_t image_stub_exit(const struct image *img, uint64_t addr)
+{
+	for (size_t i = 0; i < img->nstubs; i++) {
+		if (addr >= img->stubs[i] &&
+		    addr < img->stubs[i] + img->stub_head)
+			return img->stubs[i] + img->stub_head;
+	}
+	return 0;
 }

@@ -56,6 +56,9 @@ struct image {
 	/* --engine jump: the ring the stubs write (at the same address in
 	 * every process that runs the image), and 64 bytes for paths */
 	uint64_t ring_addr, scratch;
+	uint64_t *stubs; /* where each stub begins */
+	size_t nstubs;
+	size_t stub_head; /* the length of a stub's own code */
 };
 
 /* Reads the debug information of process PID. NULL with *ERR set. */
@@ -109,6 +112,10 @@ bool image_watch_loader(struct image *img, const struct target *t);
  * image's copies are gone from that process). -1 when one could not be. */
 int image_unmap_xols(const struct image *img, const struct target *t,
 		     pid_t tid);
+
+/* Where a thread at ADDR in a stub's own code leaves it for the
+ * displaced instructions; 0 when ADDR is not in one. */
+uint64_t image_stub_exit(const struct image *img, uint64_t addr);
 
 /* Whether ADDR lies in the out-of-line area. */
 bool image_in_xol(const struct image *img, uint64_t addr);

@@ -1533,24 +1533,90 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 
 /* Moves a stopped thread out of the out-of-line area by stepping it: a
  * copy is a few instructions that end in a jump back. */
+/* The flags pushf just put on TID's stack lose the trap flag. */
+static void clear_pushed_trap_flag(const struct process *p, pid_t tid)
+{
+	struct user_regs_struct regs;
+	uint64_t flags;
+
+	if (target_get_regs(tid, &regs) == 0 &&
+	    target_read(&p->target, regs.rsp, &flags, sizeof(flags)) == 0 &&
+	    (flags & 0x100)) {
+		flags &= ~(uint64_t)0x100;
+		target_write(&p->target, regs.rsp, &flags, sizeof(flags));
+	}
+}
+
+/* A thread in a stub's own code runs it to its end at full speed (not
+ * stepped: a step through its pushf would leave the trap flag in the
+ * flags its popf takes back), stopped by a breakpoint where the
+ * displaced instructions begin. */
+static void run_stub_out(const struct process *p, pid_t tid, uint64_t exit,
+			 int *sig)
+{
+	static const uint8_t bp_insn = BP_INSN;
+	struct user_regs_struct regs;
+	uint8_t orig;
+
+	if (target_read(&p->target, exit, &orig, 1) < 0 ||
+	    target_write(&p->target, exit, &bp_insn, 1) < 0)
+		return;
+	for (int stops = 0; stops < 64; stops++) {
+		struct stop stop;
+
+		if (target_resume(tid, 0) < 0 || target_wait(tid, &stop) < 0 ||
+		    target_get_regs(tid, &regs) < 0)
+			break;
+		if (stop.event == TEV_BREAKPOINT && stop.sig == SIGSEGV &&
+		    regs.rip == exit)
+			break;
+		/* a full ring: drained before the detach, so past it */
+		if (stop.event == TEV_BREAKPOINT && stop.sig == SIGSEGV &&
+		    p->image && bp_find(p->image->bps, regs.rip)) {
+			target_set_pc(tid, regs.rip + 1);
+			continue;
+		}
+		if (stop.event == TEV_SIGNAL || stop.event == TEV_BREAKPOINT)
+			*sig = stop.sig;
+		else if (stop.event != TEV_START &&
+			 stop.event != TEV_GROUP_STOP)
+			break;
+	}
+	target_write(&p->target, exit, &orig, 1);
+}
+
 static void leave_xol(const struct process *p, pid_t tid, int *sig)
 {
 	struct user_regs_struct regs;
+	uint64_t exit;
 
-	/* a stub is some 60 instructions, two of them system calls */
-	for (int steps = 0; steps < 128; steps++) {
+	if (p->image && target_get_regs(tid, &regs) == 0 &&
+	    (exit = image_stub_exit(p->image, regs.rip)))
+		run_stub_out(p, tid, exit, sig);
+
+	/* a copy is a few instructions that end in a jump back */
+	for (int steps = 0; steps < 16; steps++) {
 		struct stop stop;
+
+		uint8_t insn = 0;
 
 		if (target_get_regs(tid, &regs) < 0 ||
 		    !image_in_xol(p->image, regs.rip))
 			return;
+		target_read(&p->target, regs.rip, &insn, 1);
 		if (target_step(tid) < 0 || target_wait(tid, &stop) < 0)
 			return;
-		/* a signal waits for the detach; an interrupt is no step */
+		/* pushf saved the trap flag of the step: the popf that
+		 * takes it back would trap once the thread is let go */
+		if (insn == 0x9c && stop.event == TEV_STEPPED)
+			clear_pushed_trap_flag(p, tid);
+		/* a signal waits for the detach; an interrupt is no step; a
+		 * step over a system call (a stub's) ends with TRAP_BRKPT */
 		if (stop.event == TEV_SIGNAL)
 			*sig = stop.sig;
 		else if (stop.event != TEV_STEPPED && stop.event != TEV_START &&
-			 stop.event != TEV_GROUP_STOP)
+			 stop.event != TEV_GROUP_STOP &&
+			 !(stop.event == TEV_BREAKPOINT && stop.sig == SIGTRAP))
 			return;
 	}
 }

@@ -96,6 +96,7 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x5f, 0x5e, 0x5a, 0x59, 0x58, 0x9d); /* rdi..rax; popf */
 	PUT(&w, 0x48, 0x8d, 0xa4, 0x24);	     /* lea 128(%rsp),%rsp */
 	put32(&w, RED_ZONE);
+	st->head = w.len;
 	st->covered = relocate_run(code, avail, site, STUB_JUMP_LEN, at + w.len,
 				   &run);
 	if (!st->covered)

@@ -19,7 +19,10 @@ struct stub {
 	uint8_t code[STUB_MAX];
 	size_t len;
 	size_t covered;	  /* bytes of the original the jump displaces */
-	size_t full_trap; /* offset of the int3 taken when the ring is full */
+	size_t full_trap; /* offset of the trap taken when the ring is full */
+	/* the offset of the displaced instructions: before them the
+	 * stub's own code, as long in every stub */
+	size_t head;
 };
 
 /* Builds the stub for the site at SITE (whose original bytes are CODE,
