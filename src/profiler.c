@@ -448,7 +448,7 @@ static void arm_allocs(struct session *s, struct process *p)
 	size_t cursor = 0;
 	struct breakpoint *bp;
 
-	if (!p->image)
+	if (!p->image || p->leaving)
 		return;
 	p->allocs_armed = calls;
 	p->frees_armed = calls || live;
@@ -1224,8 +1224,8 @@ static void leave_xol(const struct process *p, pid_t tid, int *sig)
 		/* a signal waits for the detach; an interrupt is no step */
 		if (stop.event == TEV_SIGNAL)
 			*sig = stop.sig;
-		else if (stop.event != TEV_STEPPED &&
-			 stop.event != TEV_START && stop.event != TEV_GROUP_STOP)
+		else if (stop.event != TEV_STEPPED && stop.event != TEV_START &&
+			 stop.event != TEV_GROUP_STOP)
 			return;
 	}
 }
@@ -1264,6 +1264,8 @@ static void detach_process(struct session *s, struct process *p)
 	struct leaving *ts;
 	size_t n = stop_threads_of(s, p, &ts);
 
+	/* the calls that end below must not arm the allocator again */
+	p->leaving = true;
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
 	restore_hijacked(s, p, p->target.pid);

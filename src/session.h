@@ -37,6 +37,7 @@ struct process {
 	bool allocs_found;   /* --heap: the allocator's entries are set */
 	bool allocs_armed;   /* the allocating ones are in its memory now */
 	bool frees_armed;    /* the freeing ones */
+	bool leaving;	     /* being let go: nothing is armed again */
 };
 
 /* An allocator call under way (--heap): what it was asked, and where its
