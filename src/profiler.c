@@ -803,6 +803,14 @@ static void on_breakpoint(struct session *s, pid_t tid)
 		target_resume(tid, SIGTRAP);
 		return;
 	}
+	if (th->proc->borrowed) {
+		/* only passed, never counted */
+		if (bp->roles & BP_RETURN)
+			emulate_return(s, th, -1, bp, &regs, 0);
+		else
+			resume_past(s, th, bp);
+		return;
+	}
 
 	if (bp->roles == BP_ALLOC &&
 	    !(frees(bp->alloc_kind) ? th->proc->frees_armed
@@ -886,9 +894,20 @@ static void on_new_process(struct session *s, pid_t pid)
 	struct image *img = parent ? parent->image : NULL;
 	struct process *p;
 
-	/* vfork: the memory is the parent's own, breakpoints and all */
 	if (!s->opts->follow_forks || !img) {
-		if (img && !target_share_memory(pid, parent->target.pid))
+		bool shared =
+			img && target_share_memory(pid, parent->target.pid);
+
+		/* vfork: the memory is the parent's own, breakpoints and all,
+		 * so the child is kept until it execs or exits */
+		if (shared && (p = process_new(s, pid))) {
+			p->image = image_get(img);
+			p->borrowed = true;
+			thread_add(s, pid, p);
+			target_resume(pid, 0);
+			return;
+		}
+		if (img && !shared)
 			bp_clean_process(img->bps, pid);
 		target_detach(pid, 0);
 		return;
@@ -937,6 +956,13 @@ static void on_exec(struct session *s, pid_t tid)
 
 	if (!p) {
 		target_resume(tid, 0);
+		return;
+	}
+	if (p->borrowed) {
+		/* its memory is its own now, and clean */
+		end_threads_of(s, p, 0);
+		target_detach(tid, 0);
+		process_remove(s, p);
 		return;
 	}
 	end_threads_of(s, p, sample(s, p));

@@ -38,6 +38,9 @@ struct process {
 	bool allocs_armed;   /* the allocating ones are in its memory now */
 	bool frees_armed;    /* the freeing ones */
 	bool leaving;	     /* being let go: nothing is armed again */
+	/* a vfork child not profiled: it runs in its parent's memory, our
+	 * int3s and all, and is traced only until it execs or exits */
+	bool borrowed;
 };
 
 /* An allocator call under way (--heap): what it was asked, and where its
