@@ -777,6 +777,13 @@ static bool leaves(const struct thread *th, const struct profiled_func *pf,
 static void resume_past(struct session *s, struct thread *th,
 			const struct breakpoint *bp)
 {
+	/* the program's own int3 under ours: it gets its SIGTRAP, past the
+	 * int3, as without us (stepping it would trap here again) */
+	if (bp->orig == 0xcc) {
+		if (target_set_pc(th->tid, bp->addr + 1) == 0)
+			target_resume(th->tid, SIGTRAP);
+		return;
+	}
 	if (!bp->resume) {
 		step_over(s, th, bp);
 		return;
