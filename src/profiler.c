@@ -1154,7 +1154,9 @@ int profiler_attach(struct session *s, pid_t pid)
 	for (size_t i = 0; i < n; i++) {
 		if (threads[i].gone)
 			continue;
-		if (threads[i].group_stop)
+		/* stopped, it stays so (a SIGCONT may have come meanwhile) */
+		if (threads[i].group_stop &&
+		    target_in_group_stop(threads[i].tid))
 			target_listen(threads[i].tid);
 		else
 			target_resume(threads[i].tid, threads[i].sig);

@@ -381,6 +381,35 @@ static int wait_injected_trap(pid_t tid, int *pending)
 	}
 }
 
+bool target_in_group_stop(pid_t tid)
+{
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, tid, 0L, &si) < 0)
+		return false;
+	return si.si_code >> 8 == PTRACE_EVENT_STOP &&
+	       is_stop_signal(si.si_signo);
+}
+
+/* Puts TID, which ran an injected call out of a group stop, back into
+ * it: an interrupt traps before any code of the program runs, and
+ * reports the stop that is still in effect. */
+static void back_to_group_stop(pid_t tid, int *pending)
+{
+	struct stop stop;
+
+	if (target_interrupt(tid) < 0 || target_resume(tid, 0) < 0)
+		return;
+	while (target_wait(tid, &stop) == 0) {
+		if (stop.event != TEV_SIGNAL)
+			return;
+		/* a signal that came meanwhile is sent again after */
+		*pending = stop.sig;
+		if (target_resume(tid, 0) < 0)
+			return;
+	}
+}
+
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result)
 {
@@ -392,6 +421,7 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	struct user_regs_struct saved, regs;
 	uint8_t code[sizeof(stub)];
 	int pending = 0, ret = -1;
+	bool group_stop = target_in_group_stop(tid);
 
 	memcpy(stub + 1, &nr32, sizeof(nr32));
 	if (target_get_regs(tid, &saved) < 0 ||
@@ -416,6 +446,9 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	if (target_write(t, saved.rip, code, sizeof(code)) < 0 ||
 	    target_set_regs(tid, &saved) < 0)
 		ret = -1;
+	/* the process stays stopped as it was (SIGSTOP) */
+	if (group_stop)
+		back_to_group_stop(tid, &pending);
 	if (pending)
 		syscall(SYS_tgkill, t->pid, tid, pending);
 	return ret;

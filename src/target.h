@@ -97,9 +97,14 @@ int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n);
 /* Makes the stopped thread TID run the system call NR with ARGS, then
  * puts its registers and code back as they were. Returns 0 with the
  * call's return value in *RESULT, or -1 with errno. A signal that comes
- * meanwhile is sent again after. */
+ * meanwhile is sent again after; a thread in a group stop is in it again
+ * after. */
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result);
+
+/* Whether the stopped thread TID is in a group stop (the process was
+ * stopped by SIGSTOP or the like): it goes on with target_listen. */
+bool target_in_group_stop(pid_t tid);
 
 /* Whether signal SIG is pending for thread TID (sent, not yet taken). */
 bool target_signal_pending(pid_t tid, int sig);
