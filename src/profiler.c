@@ -1076,7 +1076,7 @@ int profiler_start(struct session *s)
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
 	s->heap = s->opts->heap;
-	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
+	if (target_spawn(&t, s->program, s->opts->argv, s->spawned_pid) < 0) {
 		if (errno == EPERM || errno == ENOSYS)
 			return program_error(
 				s, EXIT_PTRACE,

@@ -81,6 +81,9 @@ struct session {
 	size_t nthreads;
 	struct run_status status;
 	struct stats stats;
+	/* the program's pid as soon as it is forked, for a signal handler
+	 * (may be NULL) */
+	volatile sig_atomic_t *spawned_pid;
 	/* set by a signal handler: detach now (attach mode) */
 	volatile sig_atomic_t *detach_requested;
 	/* memprof run: set by a timer, a sample is due; the calls of the

@@ -124,18 +124,28 @@ static int wait_for_exec(pid_t pid)
 	}
 }
 
-int target_spawn(struct target *t, const char *path, char *const argv[])
+int target_spawn(struct target *t, const char *path, char *const argv[],
+		 volatile sig_atomic_t *pidvar)
 {
+	sigset_t all, old;
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
-	if (pid < 0)
-		return -1;
+	/* a signal handler that ends memprof knows the child from birth */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		raise(SIGSTOP);
 		execv(path, argv);
 		_exit(127);
 	}
+	if (pid > 0 && pidvar)
+		*pidvar = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &status, WSTOPPED) < 0) {
 		if (errno != EINTR)
 			return -1;

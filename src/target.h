@@ -4,6 +4,7 @@
 #ifndef MEMPROF_TARGET_H
 #define MEMPROF_TARGET_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,9 +45,12 @@ struct target {
 char *target_find_program(const char *program);
 
 /* Starts ARGV[0] at PATH under ptrace; on return the process has just
- * executed PATH and is stopped (TEV_EXEC), nothing of it has run. Returns
- * 0, or -1 with errno (EPERM: ptrace is not permitted). */
-int target_spawn(struct target *t, const char *path, char *const argv[]);
+ * executed PATH and is stopped (TEV_EXEC), nothing of it has run. Its pid
+ * goes to *PIDVAR (when not NULL) as soon as it exists, for a signal
+ * handler. Returns 0, or -1 with errno (EPERM: ptrace is not
+ * permitted). */
+int target_spawn(struct target *t, const char *path, char *const argv[],
+		 volatile sig_atomic_t *pidvar);
 
 /* Opens the memory of process PID, which we trace. */
 int target_open(struct target *t, pid_t pid);
