@@ -2,6 +2,7 @@
  * handled here by kind; a breakpoint stop is the only one on the hot path
  * and reads RSS at most once. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,9 +577,128 @@ static void line_site(struct session *s, struct thread *th,
 
 static void dispatch(struct session *s, const struct stop *stop);
 
+static void queue_stop(struct session *s, const struct stop *stop)
+{
+	if (s->nqueued == s->queued_cap) {
+		s->queued_cap = s->queued_cap ? 2 * s->queued_cap : 8;
+		s->queued =
+			xrealloc(s->queued, s->queued_cap * sizeof(*s->queued));
+	}
+	s->queued[s->nqueued++] = *stop;
+}
+
+static bool is_queued(const struct session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nqueued; i++) {
+		if (s->queued[i].tid == tid)
+			return true;
+	}
+	return false;
+}
+
+/* The next stop: a queued one first; otherwise waits (BLOCK: through
+ * signals). */
+static int next_stop(struct session *s, struct stop *stop, bool block)
+{
+	if (s->nqueued) {
+		*stop = s->queued[0];
+		memmove(s->queued, s->queued + 1,
+			--s->nqueued * sizeof(*s->queued));
+		return 0;
+	}
+	return block ? target_wait(-1, stop) : target_wait_once(-1, stop);
+}
+
+/* A thread of the program stopped while another one is stepped. */
+struct held {
+	pid_t tid;
+	bool group_stop; /* goes on listening, not running */
+};
+
+/* Whether thread TID is blocked in the kernel where an interrupt cannot
+ * reach it (a vfork waiting for its child): it runs no code until it
+ * returns, and waiting for it could wait forever. */
+static bool is_blocked(pid_t tid)
+{
+	char path[64], buf[256], *paren;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'D';
+}
+
+/* Stops every other running thread of TH's process, so that none runs
+ * past the breakpoint while its int3 is out; returns them in *HELD. A
+ * thread that stops for another reason first is queued, its stop
+ * handled later. */
+static size_t hold_others(struct session *s, const struct thread *th,
+			  struct held **held)
+{
+	size_t n = 0, k = 0;
+
+	*held = NULL;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *o = &s->threads[i];
+
+		if (o->proc != th->proc || o->tid == th->tid ||
+		    is_queued(s, o->tid) || is_blocked(o->tid) ||
+		    target_interrupt(o->tid) < 0)
+			continue;
+		*held = xrealloc(*held, (n + 1) * sizeof(**held));
+		(*held)[n++] = (struct held){.tid = o->tid};
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stop stop;
+
+		if (target_wait((*held)[i].tid, &stop) < 0)
+			continue;
+		s->stats.stops++;
+		if (stop.event == TEV_START || stop.event == TEV_GROUP_STOP) {
+			(*held)[k] = (*held)[i];
+			(*held)[k++].group_stop = stop.event == TEV_GROUP_STOP;
+		} else {
+			/* its own stop came first: the interrupt comes
+			 * later, and is only resumed */
+			queue_stop(s, &stop);
+		}
+	}
+	return k;
+}
+
+static void release_held(struct held *held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (held[i].group_stop)
+			target_listen(held[i].tid);
+		else
+			target_resume(held[i].tid, 0);
+	}
+	free(held);
+}
+
+/* Whether the instruction under BP is a system call, which may wait for
+ * another thread: the others are not held for it. */
+static bool is_syscall(const struct target *t, const struct breakpoint *bp)
+{
+	uint8_t next;
+
+	return bp->orig == 0x0f &&
+	       target_read(t, bp->addr + 1, &next, 1) == 0 &&
+	       (next == 0x05 || next == 0x34);
+}
+
 /* Runs the instruction under a breakpoint with its original byte, then
- * puts the int3 back. Stops of this thread that come meanwhile are
- * handled after; a signal waits for the step to end. */
+ * puts the int3 back; the process's other threads are held meanwhile.
+ * Stops of this thread that come meanwhile are handled after; a signal
+ * waits for the step to end. */
 static void step_over(struct session *s, struct thread *th,
 		      const struct breakpoint *bp)
 {
@@ -586,13 +706,19 @@ static void step_over(struct session *s, struct thread *th,
 	const struct target *t = &th->proc->target;
 	pid_t tid = th->tid;
 	uint64_t addr = bp->addr;
+	struct held *held = NULL;
+	size_t nheld = 0;
 	struct stop stop;
 	int sig = 0;
 
 	s->stats.stepped++;
+	if (!is_syscall(t, bp))
+		nheld = hold_others(s, th, &held);
 	if (target_set_pc(tid, addr) < 0 ||
-	    target_write(t, addr, &bp->orig, 1) < 0 || target_step(tid) < 0)
+	    target_write(t, addr, &bp->orig, 1) < 0 || target_step(tid) < 0) {
+		release_held(held, nheld);
 		return;
+	}
 	for (;;) {
 		if (target_wait(tid, &stop) < 0)
 			break;
@@ -605,14 +731,18 @@ static void step_over(struct session *s, struct thread *th,
 				continue;
 			break;
 		}
-		if (stop.event == TEV_GROUP_STOP && target_step(tid) == 0)
+		/* a stop, or an interrupt of hold_others from before */
+		if ((stop.event == TEV_GROUP_STOP || stop.event == TEV_START) &&
+		    target_step(tid) == 0)
 			continue;
 		/* the thread is leaving (exit, death): nothing to step */
 		target_write(t, addr, &int3, 1);
+		release_held(held, nheld);
 		dispatch(s, &stop);
 		return;
 	}
 	target_write(t, addr, &int3, 1);
+	release_held(held, nheld);
 	target_resume(tid, sig);
 }
 
@@ -1204,7 +1334,7 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 		struct leaving *l;
 		pid_t tgid;
 
-		if (target_wait(-1, &stop) < 0)
+		if (next_stop(s, &stop, true) < 0)
 			break;
 		l = leaving_find(*ts, n, stop.tid);
 		if (!l && stop.event == TEV_START &&
@@ -1299,12 +1429,13 @@ static void detach_process(struct session *s, struct process *p)
 	struct leaving *ts;
 	size_t n = stop_threads_of(s, p, &ts);
 
+	uint64_t rss = sample(s, p);
+
 	/* the calls that end below must not arm the allocator again */
 	p->leaving = true;
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
 	restore_hijacked(s, p, p->target.pid);
-	end_threads_of(s, p, sample(s, p));
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
 			continue;
@@ -1315,6 +1446,7 @@ static void detach_process(struct session *s, struct process *p)
 		target_detach(ts[i].tid, ts[i].sig);
 	}
 	free(ts);
+	end_threads_of(s, p, rss);
 	if (p != s->procs[0])
 		process_remove(s, p);
 }
@@ -1344,7 +1476,7 @@ int profiler_run(struct session *s)
 			profiler_detach(s);
 			break;
 		}
-		if (target_wait_once(-1, &stop) < 0) {
+		if (next_stop(s, &stop, false) < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == ECHILD)
@@ -1376,6 +1508,7 @@ void profiler_end(struct session *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		free(s->threads[i].frames);
 	free(s->threads);
+	free(s->queued);
 	for (size_t i = 0; i < s->nprocs; i++)
 		process_free(s->procs[i]);
 	free(s->procs);

@@ -79,6 +79,10 @@ struct session {
 	bool *found; /* per --func: found in some image */
 	struct thread *threads;
 	size_t nthreads;
+	/* stops of threads held while another one was stepped: handled
+	 * before any new one, in order */
+	struct stop *queued;
+	size_t nqueued, queued_cap;
 	struct run_status status;
 	struct stats stats;
 	/* the program's pid as soon as it is forked, for a signal handler
