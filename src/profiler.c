@@ -486,6 +486,8 @@ static void thread_end(struct session *s, struct thread *th, uint64_t rss)
 {
 	while (th->depth)
 		pop_frame(s, th, rss);
+	if (th->in_vfork)
+		s->in_vfork--;
 	free(th->frames);
 	*th = s->threads[--s->nthreads];
 }
@@ -615,9 +617,10 @@ struct held {
 	bool group_stop; /* goes on listening, not running */
 };
 
-/* Whether thread TID is blocked in the kernel where an interrupt cannot
- * reach it (a vfork waiting for its child): it runs no code until it
- * returns, and waiting for it could wait forever. */
+/* Whether thread TID cannot run now: stopped already (its stop may be
+ * taken by a caller up the stack, so an interrupt would never be
+ * reported), or blocked in the kernel where an interrupt cannot reach
+ * it. It runs no code of its own until we or the kernel let it. */
 static bool is_blocked(pid_t tid)
 {
 	char path[64], buf[256], *paren;
@@ -632,10 +635,19 @@ static bool is_blocked(pid_t tid)
 	close(fd);
 	buf[len > 0 ? len : 0] = '\0';
 	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] == 'D';
+	return paren && paren[1] == ' ' && paren[2] != 'R' && paren[2] != 'S';
 }
 
-/* Stops every other running thread of TH's process, so that none runs
+/* Whether threads A and B run in the same memory: one process, or a
+ * vfork child and its parent. */
+static bool same_memory(const struct thread *a, const struct thread *b)
+{
+	return a->proc == b->proc ||
+	       (a->proc->image && a->proc->image == b->proc->image &&
+		(a->proc->borrowed || b->proc->borrowed));
+}
+
+/* Stops every other running thread in TH's memory, so that none runs
  * past the breakpoint while its int3 is out; returns them in *HELD. A
  * thread that stops for another reason first is queued, its stop
  * handled later. */
@@ -648,7 +660,7 @@ static size_t hold_others(struct session *s, const struct thread *th,
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const struct thread *o = &s->threads[i];
 
-		if (o->proc != th->proc || o->tid == th->tid ||
+		if (o->tid == th->tid || !same_memory(o, th) || o->in_vfork ||
 		    is_queued(s, o->tid) || is_blocked(o->tid) ||
 		    target_interrupt(o->tid) < 0)
 			continue;
@@ -1067,9 +1079,25 @@ static void on_fork(struct session *s, pid_t tid, pid_t child)
 {
 	struct thread *th = thread_find(s, tid);
 
-	if (th && child > 0 &&
-	    !target_share_memory(child, th->proc->target.pid))
+	if (!th || child <= 0)
+		return;
+	if (!target_share_memory(child, th->proc->target.pid)) {
 		restore_hijacked(s, th->proc, child);
+	} else if (!th->in_vfork) {
+		th->in_vfork = true;
+		s->in_vfork++;
+	}
+}
+
+/* Any stop of a thread that made a vfork child says that it is back. */
+static void vfork_done(struct session *s, pid_t tid)
+{
+	struct thread *th = thread_find(s, tid);
+
+	if (th && th->in_vfork) {
+		th->in_vfork = false;
+		s->in_vfork--;
+	}
 }
 
 static void on_start(struct session *s, pid_t tid)
@@ -1141,6 +1169,8 @@ static void dispatch(struct session *s, const struct stop *stop)
 	pid_t tid = stop->tid;
 	struct thread *th;
 
+	if (s->in_vfork)
+		vfork_done(s, tid);
 	switch (stop->event) {
 	case TEV_EXITED:
 	case TEV_KILLED:
@@ -1356,8 +1386,9 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 			if (target_get_regs(stop.tid, &regs) == 0 && p->image &&
 			    bp_find(p->image->bps, regs.rip - 1))
 				target_set_pc(stop.tid, regs.rip - 1);
-			else
-				l->sig = SIGTRAP;
+			else if (!p->image ||
+				 regs.rip - 1 != p->image->ret_trap)
+				l->sig = SIGTRAP; /* the trap: leave_trap */
 		} else if (stop.event == TEV_SIGNAL) {
 			l->sig = stop.sig;
 		} else if (stop.event == TEV_EXITED ||
@@ -1370,6 +1401,30 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 		}
 	}
 	return n;
+}
+
+/* A stopped thread that returned to the trap (and may have been stopped
+ * by its int3) goes on at the return address the trap stood for. */
+static void leave_trap(struct session *s, const struct process *p, pid_t tid)
+{
+	uint64_t trap = p->image ? p->image->ret_trap : 0;
+	const struct thread *th = thread_find(s, tid);
+	struct user_regs_struct regs;
+	uint64_t slot;
+
+	if (!trap || !th || target_get_regs(tid, &regs) < 0 ||
+	    (regs.rip != trap && regs.rip != trap + 1))
+		return;
+	/* the ret popped the address at SLOT */
+	slot = regs.rsp - 8;
+	for (size_t j = 0; j < th->nallocs; j++) {
+		if (th->allocs[j].sp == slot)
+			target_set_pc(tid, th->allocs[j].ret);
+	}
+	for (size_t j = 0; j < th->depth; j++) {
+		if (th->frames[j].hijacked_ret && th->frames[j].sp == slot)
+			target_set_pc(tid, th->frames[j].hijacked_ret);
+	}
 }
 
 /* Moves a stopped thread out of the out-of-line area by stepping it: a
@@ -1440,6 +1495,7 @@ static void detach_process(struct session *s, struct process *p)
 		if (ts[i].gone)
 			continue;
 		drain_traps(p, ts[i].tid, &ts[i].sig);
+		leave_trap(s, p, ts[i].tid);
 		if (p->image)
 			leave_xol(p, ts[i].tid, &ts[i].sig);
 		drain_traps(p, ts[i].tid, &ts[i].sig);
@@ -1461,6 +1517,9 @@ void profiler_detach(struct session *s)
 		s->status.code = 0;
 		s->done = true;
 	}
+	/* children that started while the first one was let go */
+	while (s->nprocs > 1)
+		detach_process(s, s->procs[s->nprocs - 1]);
 }
 
 int profiler_run(struct session *s)

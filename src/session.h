@@ -58,6 +58,9 @@ struct thread {
 	size_t depth, cap;
 	struct alloc_call allocs[4]; /* nested: realloc calling malloc */
 	size_t nallocs;
+	/* it made a vfork child and waits in the kernel until the child
+	 * execs or exits: an interrupt cannot stop it meanwhile */
+	bool in_vfork;
 };
 
 struct stats {
@@ -83,6 +86,7 @@ struct session {
 	 * before any new one, in order */
 	struct stop *queued;
 	size_t nqueued, queued_cap;
+	size_t in_vfork; /* threads in_vfork */
 	struct run_status status;
 	struct stats stats;
 	/* the program's pid as soon as it is forked, for a signal handler
