@@ -1382,7 +1382,7 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 			continue;
 		}
 		if (stop.event == TEV_BREAKPOINT) {
-			struct user_regs_struct regs;
+			struct user_regs_struct regs = {0};
 			if (target_get_regs(stop.tid, &regs) == 0 && p->image &&
 			    bp_find(p->image->bps, regs.rip - 1))
 				target_set_pc(stop.tid, regs.rip - 1);
