@@ -672,8 +672,9 @@ static size_t hold_others(struct session *s, const struct thread *th,
 
 		if (target_wait((*held)[i].tid, &stop) < 0)
 			continue;
-		s->stats.stops++;
 		if (stop.event == TEV_START || stop.event == TEV_GROUP_STOP) {
+			/* a queued stop is counted when it is handled */
+			s->stats.stops++;
 			(*held)[k] = (*held)[i];
 			(*held)[k++].group_stop = stop.event == TEV_GROUP_STOP;
 		} else {
