@@ -31,6 +31,27 @@ static volatile sig_atomic_t detach_requested;
 static volatile sig_atomic_t sample_due;
 static volatile sig_atomic_t recording;
 static volatile sig_atomic_t ticking;
+static volatile sig_atomic_t starting;
+/* the report's temporary file, removed when a signal ends the start */
+static const char *volatile temp_output;
+
+/* A signal while memprof starts the program (reading debug information
+ * can take long): nothing of the program has run yet, so it goes at
+ * once, and memprof with it. */
+static void give_up_start(int sig)
+{
+	static const char msg[] =
+		"memprof: interrupted while starting the program\n";
+
+	if (program_pid > 0)
+		kill(program_pid, SIGKILL);
+	if (temp_output)
+		unlink(temp_output);
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing more to do */
+	}
+	_exit(128 + sig);
+}
 
 /* A program memprof started gets a signal sent to memprof with kill()
  * too, so that memprof outlives it and writes its report; one from the
@@ -44,6 +65,8 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 		sample_due = 1;
 		return;
 	}
+	if (starting)
+		give_up_start(sig);
 	if (attached || sig == SIGALRM) {
 		detach_requested = 1;
 		/* a stop, so that the wait for one ends */
@@ -288,6 +311,7 @@ int main(int argc, char **argv)
 	}
 	if (output_open(&out, opts.output) != 0)
 		exit(EXIT_USAGE);
+	temp_output = out.tmp;
 	catch_signals();
 	if (opts.same_cpu)
 		pin_to_this_cpu();
@@ -296,7 +320,11 @@ int main(int argc, char **argv)
 		attached = 1;
 		ret = profiler_attach(&s, opts.pid);
 	} else {
+		s.spawned_pid = &program_pid;
+		starting = 1;
 		ret = profiler_start(&s);
+		starting = 0;
+		program_pid = 0;
 	}
 	/* on a terminal, a status line while it runs */
 	static struct progress progress;

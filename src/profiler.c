@@ -2,6 +2,7 @@
  * handled here by kind; a breakpoint stop is the only one on the hot path
  * and reads RSS at most once. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -566,7 +567,7 @@ static void arm_allocs(struct session *s, struct process *p)
 	size_t cursor = 0;
 	struct breakpoint *bp;
 
-	if (!p->image)
+	if (!p->image || p->leaving)
 		return;
 	p->allocs_armed = calls;
 	p->frees_armed = calls || live;
@@ -609,6 +610,8 @@ static void thread_end(struct session *s, struct thread *th, uint64_t rss)
 	account_abandon(s->acct, th->tid);
 	while (th->depth)
 		pop_frame(s, th, rss);
+	if (th->in_vfork)
+		s->in_vfork--;
 	free(th->frames);
 	*th = s->threads[--s->nthreads];
 }
@@ -758,9 +761,139 @@ static void drain_rings(struct session *s)
 
 static void dispatch(struct session *s, const struct stop *stop);
 
+static void queue_stop(struct session *s, const struct stop *stop)
+{
+	if (s->nqueued == s->queued_cap) {
+		s->queued_cap = s->queued_cap ? 2 * s->queued_cap : 8;
+		s->queued =
+			xrealloc(s->queued, s->queued_cap * sizeof(*s->queued));
+	}
+	s->queued[s->nqueued++] = *stop;
+}
+
+static bool is_queued(const struct session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nqueued; i++) {
+		if (s->queued[i].tid == tid)
+			return true;
+	}
+	return false;
+}
+
+/* The next stop: a queued one first; otherwise waits (BLOCK: through
+ * signals). */
+static int next_stop(struct session *s, struct stop *stop, bool block)
+{
+	if (s->nqueued) {
+		*stop = s->queued[0];
+		memmove(s->queued, s->queued + 1,
+			--s->nqueued * sizeof(*s->queued));
+		return 0;
+	}
+	return block ? target_wait(-1, stop) : target_wait_once(-1, stop);
+}
+
+/* A thread of the program stopped while another one is stepped. */
+struct held {
+	pid_t tid;
+	bool group_stop; /* goes on listening, not running */
+};
+
+/* Whether thread TID cannot run now: stopped already (its stop may be
+ * taken by a caller up the stack, so an interrupt would never be
+ * reported), or blocked in the kernel where an interrupt cannot reach
+ * it. It runs no code of its own until we or the kernel let it. */
+static bool is_blocked(pid_t tid)
+{
+	char path[64], buf[256], *paren;
+	ssize_t len;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'R' && paren[2] != 'S';
+}
+
+/* Whether threads A and B run in the same memory: one process, or a
+ * vfork child and its parent. */
+static bool same_memory(const struct thread *a, const struct thread *b)
+{
+	return a->proc == b->proc ||
+	       (a->proc->image && a->proc->image == b->proc->image &&
+		(a->proc->borrowed || b->proc->borrowed));
+}
+
+/* Stops every other running thread in TH's memory, so that none runs
+ * past the breakpoint while its int3 is out; returns them in *HELD. A
+ * thread that stops for another reason first is queued, its stop
+ * handled later. */
+static size_t hold_others(struct session *s, const struct thread *th,
+			  struct held **held)
+{
+	size_t n = 0, k = 0;
+
+	*held = NULL;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *o = &s->threads[i];
+
+		if (o->tid == th->tid || !same_memory(o, th) || o->in_vfork ||
+		    is_queued(s, o->tid) || is_blocked(o->tid) ||
+		    target_interrupt(o->tid) < 0)
+			continue;
+		*held = xrealloc(*held, (n + 1) * sizeof(**held));
+		(*held)[n++] = (struct held){.tid = o->tid};
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct stop stop;
+
+		if (target_wait((*held)[i].tid, &stop) < 0)
+			continue;
+		if (stop.event == TEV_START || stop.event == TEV_GROUP_STOP) {
+			/* a queued stop is counted when it is handled */
+			s->stats.stops++;
+			(*held)[k] = (*held)[i];
+			(*held)[k++].group_stop = stop.event == TEV_GROUP_STOP;
+		} else {
+			/* its own stop came first: the interrupt comes
+			 * later, and is only resumed */
+			queue_stop(s, &stop);
+		}
+	}
+	return k;
+}
+
+static void release_held(struct held *held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (held[i].group_stop)
+			target_listen(held[i].tid);
+		else
+			target_resume(held[i].tid, 0);
+	}
+	free(held);
+}
+
+/* Whether the instruction under BP is a system call, which may wait for
+ * another thread: the others are not held for it. */
+static bool is_syscall(const struct target *t, const struct breakpoint *bp)
+{
+	uint8_t next;
+
+	return bp->orig == 0x0f &&
+	       target_read(t, bp->addr + 1, &next, 1) == 0 &&
+	       (next == 0x05 || next == 0x34);
+}
+
 /* Runs the instruction under a breakpoint with its original byte, then
- * puts the int3 back. Stops of this thread that come meanwhile are
- * handled after; a signal waits for the step to end. */
+ * puts the int3 back; the process's other threads are held meanwhile.
+ * Stops of this thread that come meanwhile are handled after; a signal
+ * waits for the step to end. */
 static void step_over(struct session *s, struct thread *th,
 		      const struct breakpoint *bp)
 {
@@ -768,13 +901,19 @@ static void step_over(struct session *s, struct thread *th,
 	const struct target *t = &th->proc->target;
 	pid_t tid = th->tid;
 	uint64_t addr = bp->addr;
+	struct held *held = NULL;
+	size_t nheld = 0;
 	struct stop stop;
 	int sig = 0;
 
 	s->stats.stepped++;
+	if (!is_syscall(t, bp))
+		nheld = hold_others(s, th, &held);
 	if (target_set_pc(tid, addr) < 0 ||
-	    target_write(t, addr, &bp->orig, 1) < 0 || target_step(tid) < 0)
+	    target_write(t, addr, &bp->orig, 1) < 0 || target_step(tid) < 0) {
+		release_held(held, nheld);
 		return;
+	}
 	for (;;) {
 		if (target_wait(tid, &stop) < 0)
 			break;
@@ -787,14 +926,18 @@ static void step_over(struct session *s, struct thread *th,
 				continue;
 			break;
 		}
-		if (stop.event == TEV_GROUP_STOP && target_step(tid) == 0)
+		/* a stop, or an interrupt of hold_others from before */
+		if ((stop.event == TEV_GROUP_STOP || stop.event == TEV_START) &&
+		    target_step(tid) == 0)
 			continue;
 		/* the thread is leaving (exit, death): nothing to step */
 		target_write(t, addr, &int3, 1);
+		release_held(held, nheld);
 		dispatch(s, &stop);
 		return;
 	}
 	target_write(t, addr, &int3, 1);
+	release_held(held, nheld);
 	target_resume(tid, sig);
 }
 
@@ -979,6 +1122,13 @@ static bool leaves(const struct thread *th, const struct profiled_func *pf,
 static void resume_past(struct session *s, struct thread *th,
 			const struct breakpoint *bp)
 {
+	/* the program's own int3 under ours: it gets its SIGTRAP, past the
+	 * int3, as without us (stepping it would trap here again) */
+	if (bp->orig == 0xcc) {
+		if (target_set_pc(th->tid, bp->addr + 1) == 0)
+			target_resume(th->tid, SIGTRAP);
+		return;
+	}
 	if (!bp->resume) {
 		step_over(s, th, bp);
 		return;
@@ -1009,6 +1159,15 @@ static void on_breakpoint(struct session *s, const struct stop *stop)
 		/* drained already, before this stop: the stub tries again */
 		if (target_set_pc(tid, bp->addr + 1) == 0)
 			target_resume(tid, 0);
+		return;
+	}
+
+	if (th->proc->borrowed) {
+		/* only passed, never counted */
+		if (bp->roles & BP_RETURN)
+			emulate_return(s, th, -1, bp, &regs, 0);
+		else
+			resume_past(s, th, bp);
 		return;
 	}
 
@@ -1114,9 +1273,20 @@ static void on_new_process(struct session *s, pid_t pid)
 	struct image *img = parent ? parent->image : NULL;
 	struct process *p;
 
-	/* vfork: the memory is the parent's own, breakpoints and all */
 	if (!s->opts->follow_forks || !img) {
-		if (img && !target_share_memory(pid, parent->target.pid)) {
+		bool shared =
+			img && target_share_memory(pid, parent->target.pid);
+
+		/* vfork: the memory is the parent's own, breakpoints and all,
+		 * so the child is kept until it execs or exits */
+		if (shared && (p = process_new(s, pid))) {
+			p->image = image_get(img);
+			p->borrowed = true;
+			thread_add(s, pid, p);
+			target_resume(pid, 0);
+			return;
+		}
+		if (img && !shared) {
 			bp_clean_process(img->bps, pid);
 			if (parent->ring.hdr) {
 				struct target child = {.pid = pid,
@@ -1157,6 +1327,31 @@ static void on_new_process(struct session *s, pid_t pid)
 	target_resume(pid, 0);
 }
 
+/* A thread forked CHILD and is stopped there: a vfork child runs in its
+ * memory until it execs or exits, and the thread waits for it. */
+static void on_fork(struct session *s, pid_t tid, pid_t child)
+{
+	struct thread *th = thread_find(s, tid);
+
+	if (!th || child <= 0)
+		return;
+	if (target_share_memory(child, th->proc->target.pid) && !th->in_vfork) {
+		th->in_vfork = true;
+		s->in_vfork++;
+	}
+}
+
+/* Any stop of a thread that made a vfork child says that it is back. */
+static void vfork_done(struct session *s, pid_t tid)
+{
+	struct thread *th = thread_find(s, tid);
+
+	if (th && th->in_vfork) {
+		th->in_vfork = false;
+		s->in_vfork--;
+	}
+}
+
 static void on_start(struct session *s, pid_t tid)
 {
 	pid_t tgid = target_tgid(tid);
@@ -1178,6 +1373,13 @@ static void on_exec(struct session *s, pid_t tid)
 
 	if (!p) {
 		target_resume(tid, 0);
+		return;
+	}
+	if (p->borrowed) {
+		/* its memory is its own now, and clean */
+		end_threads_of(s, p, 0);
+		target_detach(tid, 0);
+		process_remove(s, p);
 		return;
 	}
 	end_threads_of(s, p, sample(s, p));
@@ -1247,6 +1449,8 @@ static void dispatch(struct session *s, const struct stop *stop)
 	struct thread *th;
 
 	drain_rings(s);
+	if (s->in_vfork)
+		vfork_done(s, tid);
 	switch (stop->event) {
 	case TEV_EXITED:
 	case TEV_KILLED:
@@ -1275,6 +1479,9 @@ static void dispatch(struct session *s, const struct stop *stop)
 		on_exec(s, tid);
 		return;
 	case TEV_FORK:
+		on_fork(s, tid, (pid_t)stop->msg);
+		target_resume(tid, 0);
+		return;
 	case TEV_STEPPED:
 	case TEV_CLONE:
 		target_resume(tid, 0);
@@ -1325,7 +1532,7 @@ int profiler_start(struct session *s)
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
 	s->heap = s->opts->heap;
 	choose_engine(s);
-	if (target_spawn(&t, s->program, s->opts->argv) < 0) {
+	if (target_spawn(&t, s->program, s->opts->argv, s->spawned_pid) < 0) {
 		if (errno == EPERM || errno == ENOSYS)
 			return program_error(
 				s, EXIT_PTRACE,
@@ -1430,7 +1637,9 @@ int profiler_attach(struct session *s, pid_t pid)
 	for (size_t i = 0; i < n; i++) {
 		if (threads[i].gone)
 			continue;
-		if (threads[i].group_stop)
+		/* stopped, it stays so (a SIGCONT may have come meanwhile) */
+		if (threads[i].group_stop &&
+		    target_in_group_stop(threads[i].tid))
 			target_listen(threads[i].tid);
 		else
 			target_resume(threads[i].tid, threads[i].sig);
@@ -1496,7 +1705,7 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 		struct leaving *l;
 		pid_t tgid;
 
-		if (target_wait(-1, &stop) < 0)
+		if (next_stop(s, &stop, true) < 0)
 			break;
 		l = leaving_find(*ts, n, stop.tid);
 		if (!l && stop.event == TEV_START &&
@@ -1720,7 +1929,8 @@ static void detach_process(struct session *s, struct process *p)
 	size_t n = stop_threads_of(s, p, &ts);
 
 	drain_ring(s, p);
-	/* the calls end first: ending them can arm the allocator's */
+	/* the calls that end here must not arm the allocator again */
+	p->leaving = true;
 	end_threads_of(s, p, sample(s, p));
 	if (p->image)
 		bp_clean_process(p->image->bps, p->target.pid);
@@ -1753,6 +1963,9 @@ void profiler_detach(struct session *s)
 		s->status.code = 0;
 		s->done = true;
 	}
+	/* children that started while the first one was let go */
+	while (s->nprocs > 1)
+		detach_process(s, s->procs[s->nprocs - 1]);
 }
 
 int profiler_run(struct session *s)
@@ -1770,7 +1983,7 @@ int profiler_run(struct session *s)
 			profiler_detach(s);
 			break;
 		}
-		if (target_wait_once(-1, &stop) < 0) {
+		if (next_stop(s, &stop, false) < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == ECHILD)
@@ -1803,6 +2016,7 @@ void profiler_end(struct session *s)
 	for (size_t i = 0; i < s->nthreads; i++)
 		free(s->threads[i].frames);
 	free(s->threads);
+	free(s->queued);
 	for (size_t i = 0; i < s->nprocs; i++)
 		process_free(s->procs[i]);
 	free(s->procs);

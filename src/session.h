@@ -39,6 +39,10 @@ struct process {
 	bool allocs_found;   /* --heap: the allocator's entries are set */
 	bool allocs_armed;   /* the allocating ones are in its memory now */
 	bool frees_armed;    /* the freeing ones */
+	bool leaving;	     /* being let go: nothing is armed again */
+	/* a vfork child not profiled: it runs in its parent's memory, our
+	 * int3s and all, and is traced only until it execs or exits */
+	bool borrowed;
 };
 
 /* An allocator call under way (--heap): what it was asked, and where it
@@ -56,6 +60,9 @@ struct thread {
 	size_t depth, cap;
 	struct alloc_call allocs[4]; /* nested: realloc calling malloc */
 	size_t nallocs;
+	/* it made a vfork child and waits in the kernel until the child
+	 * execs or exits: an interrupt cannot stop it meanwhile */
+	bool in_vfork;
 };
 
 struct stats {
@@ -79,8 +86,16 @@ struct session {
 	bool *found; /* per --func: found in some image */
 	struct thread *threads;
 	size_t nthreads;
+	/* stops of threads held while another one was stepped: handled
+	 * before any new one, in order */
+	struct stop *queued;
+	size_t nqueued, queued_cap;
+	size_t in_vfork; /* threads in_vfork */
 	struct run_status status;
 	struct stats stats;
+	/* the program's pid as soon as it is forked, for a signal handler
+	 * (may be NULL) */
+	volatile sig_atomic_t *spawned_pid;
 	/* set by a signal handler: detach now (attach mode) */
 	volatile sig_atomic_t *detach_requested;
 	/* memprof run: set by a timer, a sample is due; the calls of the

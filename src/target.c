@@ -204,18 +204,28 @@ static int wait_for_exec(pid_t pid)
 	}
 }
 
-int target_spawn(struct target *t, const char *path, char *const argv[])
+int target_spawn(struct target *t, const char *path, char *const argv[],
+		 volatile sig_atomic_t *pidvar)
 {
+	sigset_t all, old;
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
-	if (pid < 0)
-		return -1;
+	/* a signal handler that ends memprof knows the child from birth */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
 	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		raise(SIGSTOP);
 		execv(path, argv);
 		_exit(127);
 	}
+	if (pid > 0 && pidvar)
+		*pidvar = pid;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &status, WSTOPPED) < 0) {
 		if (errno != EINTR)
 			return -1;
@@ -499,6 +509,35 @@ static int wait_injected_trap(pid_t tid, uint64_t stub, size_t len,
 	return -1;
 }
 
+bool target_in_group_stop(pid_t tid)
+{
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, tid, 0L, &si) < 0)
+		return false;
+	return si.si_code >> 8 == PTRACE_EVENT_STOP &&
+	       is_stop_signal(si.si_signo);
+}
+
+/* Puts TID, which ran an injected call out of a group stop, back into
+ * it: an interrupt traps before any code of the program runs, and
+ * reports the stop that is still in effect. */
+static void back_to_group_stop(pid_t tid, int *pending)
+{
+	struct stop stop;
+
+	if (target_interrupt(tid) < 0 || target_resume(tid, 0) < 0)
+		return;
+	while (target_wait(tid, &stop) == 0) {
+		if (stop.event != TEV_SIGNAL)
+			return;
+		/* a signal that came meanwhile is sent again after */
+		*pending = stop.sig;
+		if (target_resume(tid, 0) < 0)
+			return;
+	}
+}
+
 /* The call made at the thread's own pc: the stub takes the place of its
  * code meanwhile (when no room out of the program's code is found). */
 static int target_syscall_here(const struct target *t, pid_t tid, long nr,
@@ -512,6 +551,7 @@ static int target_syscall_here(const struct target *t, pid_t tid, long nr,
 	struct user_regs_struct saved, regs;
 	uint8_t code[sizeof(stub)];
 	int pending = 0, ret = -1;
+	bool group_stop = target_in_group_stop(tid);
 
 	memcpy(stub + 1, &nr32, sizeof(nr32));
 	if (target_get_regs(tid, &saved) < 0 ||
@@ -536,6 +576,9 @@ static int target_syscall_here(const struct target *t, pid_t tid, long nr,
 	if (target_write(t, saved.rip, code, sizeof(code)) < 0 ||
 	    target_set_regs(tid, &saved) < 0)
 		ret = -1;
+	/* the process stays stopped as it was (SIGSTOP) */
+	if (group_stop)
+		back_to_group_stop(tid, &pending);
 	if (pending)
 		syscall(SYS_tgkill, t->pid, tid, pending);
 	return ret;
@@ -642,9 +685,11 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	uint64_t at = t->stub ? t->stub : find_padding(t->pid);
 	size_t len;
 	int pending = 0, ret = -1;
+	bool group_stop;
 
 	if (!at || target_get_regs(tid, &saved) < 0)
 		return target_syscall_here(t, tid, nr, args, result);
+	group_stop = target_in_group_stop(tid);
 	len = make_stub(stub, nr, &saved);
 	if (target_read(t, at, code, len) < 0 ||
 	    target_write(t, at, stub, len) < 0)
@@ -668,6 +713,9 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	if (target_set_regs(tid, &saved) < 0 ||
 	    target_write(t, at, code, len) < 0)
 		ret = -1;
+	/* the process stays stopped as it was (SIGSTOP) */
+	if (group_stop)
+		back_to_group_stop(tid, &pending);
 	if (pending)
 		syscall(SYS_tgkill, t->pid, tid, pending);
 	return ret;

@@ -4,6 +4,7 @@
 #ifndef MEMPROF_TARGET_H
 #define MEMPROF_TARGET_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,9 +54,12 @@ char *target_find_program(const char *program);
 bool target_check_elf(const char *path, char **why);
 
 /* Starts ARGV[0] at PATH under ptrace; on return the process has just
- * executed PATH and is stopped (TEV_EXEC), nothing of it has run. Returns
- * 0, or -1 with errno (EPERM: ptrace is not permitted). */
-int target_spawn(struct target *t, const char *path, char *const argv[]);
+ * executed PATH and is stopped (TEV_EXEC), nothing of it has run. Its pid
+ * goes to *PIDVAR (when not NULL) as soon as it exists, for a signal
+ * handler. Returns 0, or -1 with errno (EPERM: ptrace is not
+ * permitted). */
+int target_spawn(struct target *t, const char *path, char *const argv[],
+		 volatile sig_atomic_t *pidvar);
 
 /* Opens the memory of process PID, which we trace. */
 int target_open(struct target *t, pid_t pid);
@@ -111,11 +115,16 @@ int target_read_pid(pid_t pid, uint64_t addr, void *buf, size_t n);
 /* Makes the stopped thread TID run the system call NR with ARGS, then
  * puts its registers and code back as they were. Returns 0 with the
  * call's return value in *RESULT, or -1 with errno. A signal that comes
- * meanwhile is sent again after. The code runs at T->stub, or in the
- * padding of an executable mapping, and puts the registers back itself
- * if memprof dies meanwhile. */
+ * meanwhile is sent again after; a thread in a group stop is in it again
+ * after. The code runs at T->stub, or in the padding of an executable
+ * mapping, and puts the registers back itself if memprof dies
+ * meanwhile. */
 int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result);
+
+/* Whether the stopped thread TID is in a group stop (the process was
+ * stopped by SIGSTOP or the like): it goes on with target_listen. */
+bool target_in_group_stop(pid_t tid);
 
 /* Whether signal SIG is pending for thread TID (sent, not yet taken). */
 bool target_signal_pending(pid_t tid, int sig);
