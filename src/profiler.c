@@ -1722,6 +1722,19 @@ static size_t stop_threads_of(struct session *s, struct process *p,
 			dispatch(s, &stop);
 			continue;
 		}
+		/* a stop inside fork, clone or exec: the call finishes first
+		 * (a system call made through the thread now would take the
+		 * place of its result), and the interrupt comes again */
+		if (!l->stopped &&
+		    (stop.event == TEV_FORK || stop.event == TEV_CLONE ||
+		     stop.event == TEV_EXEC)) {
+			dispatch(s, &stop);
+			if (target_interrupt(stop.tid) < 0) {
+				l->gone = l->stopped = true;
+				stopped++;
+			}
+			continue;
+		}
 		if (stop.event == TEV_BREAKPOINT) {
 			/* at ours, it is on the instruction still */
 			if (!at_breakpoint(p, &stop))
@@ -1856,8 +1869,21 @@ static void drain_traps(const struct process *p, pid_t tid, int *sig)
 	}
 }
 
+/* Whether another process we trace runs in P's memory (a vfork child):
+ * what is mapped there stays. */
+static bool memory_shared(const struct session *s, const struct process *p)
+{
+	for (size_t k = 0; k < s->nprocs; k++) {
+		if (s->procs[k] != p &&
+		    target_share_memory(s->procs[k]->target.pid, p->target.pid))
+			return true;
+	}
+	return false;
+}
+
 /* The ring goes out of P as it is let go, unless a thread is still in a
- * stub (it would write into the ring on its way out). */
+ * stub (it would write into the ring on its way out), or a vfork child
+ * runs in P's memory. */
 static void forget_ring(struct session *s, struct process *p,
 			const struct leaving *ts, size_t n)
 {
@@ -1865,6 +1891,11 @@ static void forget_ring(struct session *s, struct process *p,
 
 	if (!p->ring.hdr)
 		return;
+	if (memory_shared(s, p)) {
+		drain_ring(s, p);
+		ring_close(&p->ring);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct user_regs_struct regs;
 
@@ -1891,11 +1922,8 @@ static void release_areas(struct session *s, struct process *p,
 {
 	size_t i = 0;
 
-	for (size_t k = 0; k < s->nprocs; k++) {
-		if (s->procs[k] != p &&
-		    target_share_memory(s->procs[k]->target.pid, p->target.pid))
-			return;
-	}
+	if (memory_shared(s, p))
+		return;
 	while (i < n && ts[i].gone)
 		i++;
 	if (i == n)
