@@ -3,6 +3,7 @@
  * and reads RSS at most once. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -759,6 +760,30 @@ static void drain_rings(struct session *s)
 		drain_ring(s, s->procs[i]);
 }
 
+/* The same before a stop is handled: a record taken but not yet written
+ * (its thread is in the middle of its stub) holds back the ones after
+ * it, which may be the stopped thread's own; running, its thread writes
+ * it in a microsecond or two. Not waited for long: it may be stopped
+ * itself (at a full ring, or by a signal inside its stub). */
+static void drain_rings_before_stop(struct session *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct process *p = s->procs[i];
+
+		double until = 0;
+
+		drain_ring(s, p);
+		while (ring_in_flight(&p->ring)) {
+			if (!until)
+				until = now() + 300e-6;
+			else if (now() > until)
+				break;
+			sched_yield();
+			drain_ring(s, p);
+		}
+	}
+}
+
 static void dispatch(struct session *s, const struct stop *stop);
 
 static void queue_stop(struct session *s, const struct stop *stop)
@@ -1448,7 +1473,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 	pid_t tid = stop->tid;
 	struct thread *th;
 
-	drain_rings(s);
+	drain_rings_before_stop(s);
 	if (s->in_vfork)
 		vfork_done(s, tid);
 	switch (stop->event) {

@@ -103,6 +103,12 @@ const struct ring_record *ring_peek(const struct ring *r)
 	return rec;
 }
 
+bool ring_in_flight(const struct ring *r)
+{
+	return r->hdr &&
+	       __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE) > r->hdr->tail;
+}
+
 void ring_consumed(struct ring *r)
 {
 	__atomic_store_n(&r->hdr->tail, r->hdr->tail + 1, __ATOMIC_RELEASE);

@@ -54,6 +54,8 @@ int ring_open(struct ring *r, const struct target *t, pid_t tid, uint64_t fixed,
 /* The next whole record, or NULL; ring_consumed moves past it. */
 const struct ring_record *ring_peek(const struct ring *r);
 void ring_consumed(struct ring *r);
+/* Whether a record was taken that is not whole yet (at the tail). */
+bool ring_in_flight(const struct ring *r);
 
 /* Lets go of memprof's side; the process keeps its own. */
 void ring_close(struct ring *r);
