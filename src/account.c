@@ -30,6 +30,7 @@ struct live_bytes {
  * the thread (callees included, recursion once). */
 struct owner {
 	int func, line;
+	size_t proc; /* the index of the process's figures in the function */
 	uint64_t serial;
 };
 
@@ -59,6 +60,8 @@ struct account {
 };
 
 static struct line_stats *line_of(struct account *acct, int func, int line);
+static struct line_stats *proc_line_of(struct account *acct, int func,
+				       size_t proc, int line);
 
 struct account *account_new(void)
 {
@@ -284,8 +287,12 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 	for (size_t i = 0; i < act->nlive; i++) {
 		struct line_stats *ls =
 			line_of(acct, act->func, act->live[i].line);
-		if (ls)
+		if (ls) {
 			ls->heap_retained += act->live[i].bytes;
+			proc_line_of(acct, act->func, act->proc,
+				     act->live[i].line)
+				->heap_retained += act->live[i].bytes;
+		}
 	}
 	free(act->live);
 	act->live = NULL;
@@ -441,6 +448,17 @@ static struct line_stats *line_of(struct account *acct, int func, int line)
 	return &f->lines[line - f->first_line];
 }
 
+/* The same line in the figures of one process: the report has both. */
+static struct line_stats *proc_line_of(struct account *acct, int func,
+				       size_t proc, int line)
+{
+	struct func_stats *f = &acct->funcs[func];
+
+	if (line < f->first_line || line > f->last_line)
+		return NULL;
+	return &f->procs[proc].lines[line - f->first_line];
+}
+
 /* Calls F for the innermost activation of each function open on T:
  * those that take what happens on the thread now. */
 static size_t innermost_each(struct thread_stack *t, struct activation **out)
@@ -481,12 +499,19 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 		struct line_stats *ls =
 			line_of(acct, acts[i]->func, acts[i]->line);
 
-		b->owners[b->nowners++] = (struct owner){
-			acts[i]->func, acts[i]->line, acts[i]->serial};
+		b->owners[b->nowners++] =
+			(struct owner){acts[i]->func, acts[i]->line,
+				       acts[i]->proc, acts[i]->serial};
 		add_live(acts[i], acts[i]->line, (int64_t)size);
 		if (ls) {
+			struct line_stats *pls =
+				proc_line_of(acct, acts[i]->func, acts[i]->proc,
+					     acts[i]->line);
+
 			ls->heap_alloc += size;
 			ls->heap_blocks++;
+			pls->heap_alloc += size;
+			pls->heap_blocks++;
 		}
 	}
 	free(acts);
@@ -513,8 +538,12 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 		for (size_t i = 0; i < n; i++) {
 			struct line_stats *ls =
 				line_of(acct, acts[i]->func, acts[i]->line);
-			if (ls)
+			if (ls) {
 				ls->heap_freed += b->size;
+				proc_line_of(acct, acts[i]->func, acts[i]->proc,
+					     acts[i]->line)
+					->heap_freed += b->size;
+			}
 		}
 		free(acts);
 	}
@@ -534,11 +563,15 @@ void account_heap_leaks(struct account *acct)
 	for (size_t k = 0; k < acct->nbuckets; k++) {
 		for (struct block *b = acct->buckets[k]; b; b = b->next) {
 			for (size_t i = 0; i < b->nowners; i++) {
+				const struct owner *o = &b->owners[i];
 				struct line_stats *ls =
-					line_of(acct, b->owners[i].func,
-						b->owners[i].line);
-				if (ls)
+					line_of(acct, o->func, o->line);
+				if (ls) {
 					ls->heap_leaked += b->size;
+					proc_line_of(acct, o->func, o->proc,
+						     o->line)
+						->heap_leaked += b->size;
+				}
 			}
 		}
 	}
