@@ -176,7 +176,9 @@ def line(f, n):
         f = fn(f)
     ls = [l for l in f["lines"] if l["line"] == n]
     return ls[0] if ls else None
-def near(x, target, tol=mib):
+# a quarter MiB: a fresh block's pages, malloc's header page and the few
+# pages of stack and library code the line touches besides
+def near(x, target, tol=mib / 4):
     return abs(x - target) < tol
 def conserved(f):
     return sum(l["increment"] for l in f["lines"]) == f["growth"]
@@ -285,7 +287,8 @@ def row(tb, n):
     return rs[0] if rs else None
 def src(tb):
     return open(tb["file"]).read().split("\n")
-def near(x, target, tol=1.0):
+# in MiB, a quarter of one as in py
+def near(x, target, tol=0.25):
     return x is not None and abs(x - target) < tol
 v = eval(expr)
 print("true" if v is True else repr(v))
