@@ -24,37 +24,36 @@
 #define MIB 1048576
 #define PID 4242
 
-static const char work_source[] =
-	"#include <stdlib.h>\n"
-	"\n"
-	"void work(int n)\n"
-	"{\n"
-	"\tchar *a = malloc(100045);\n"
-	"\tchar *b = load(n, \"x,y\");\n"
-	"\tfree(a);\n"
-	"\tfor (int i = 0; i < n; i++) s += b[i];\n"
-	"\tb = shrink(b);\n"
-	"\treturn;\n"
-	"}\n"
-	"\n"
-	"void idle(void)\n"
-	"{\n"
-	"}\n";
+static const char work_source[] = "#include <stdlib.h>\n"
+				  "\n"
+				  "void work(int n)\n"
+				  "{\n"
+				  "\tchar *a = malloc(100045);\n"
+				  "\tchar *b = load(n, \"x,y\");\n"
+				  "\tfree(a);\n"
+				  "\tfor (int i = 0; i < n; i++) s += b[i];\n"
+				  "\tb = shrink(b);\n"
+				  "\treturn;\n"
+				  "}\n"
+				  "\n"
+				  "void idle(void)\n"
+				  "{\n"
+				  "}\n";
 
 static char path[64];
 static char arg0[] = "./work", arg1[] = "3";
 static char *const argv[] = {arg0, arg1, NULL};
 
 /* RSS at each step, in bytes; none a multiple of 0.05 MiB. */
-#define R_ENTRY 2055209u		     /* 1.96 MiB: 2.0, not 1.9 */
-#define R_5 (R_ENTRY + 102400u)		     /* +0.0977 MiB: 0.1 */
-#define R_6 (R_5 + 12u * MIB + 524295u)	     /* +12.5 MiB and 7 B */
-#define R_7 (R_6 - 358400u)		     /* -0.3418 MiB: -0.3 */
-#define R_8A (R_7 + 4096u)		     /* the loop, three times */
+#define R_ENTRY 2055209u		/* 1.96 MiB: 2.0, not 1.9 */
+#define R_5 (R_ENTRY + 102400u)		/* +0.0977 MiB: 0.1 */
+#define R_6 (R_5 + 12u * MIB + 524295u) /* +12.5 MiB and 7 B */
+#define R_7 (R_6 - 358400u)		/* -0.3418 MiB: -0.3 */
+#define R_8A (R_7 + 4096u)		/* the loop, three times */
 #define R_8B (R_8A + 4096u)
 #define R_8C (R_8B + 61440u)
-#define R_9 (R_8C - 3u * MIB - 838861u)	     /* -3.8 MiB */
-#define PEAK_6 (R_5 + 20u * MIB + 987654u)   /* a transient on line 6 */
+#define R_9 (R_8C - 3u * MIB - 838861u)	   /* -3.8 MiB */
+#define PEAK_6 (R_5 + 20u * MIB + 987654u) /* a transient on line 6 */
 
 /* work (lines 3 to 11) called once, idle (13 to 15) never. */
 static struct account *work_account(const char *file)
@@ -174,7 +173,8 @@ static void golden(const char *name, const char *got_raw)
 			w--;
 		}
 		fprintf(stderr,
-			"%s differs at line %d:\n  got:  [%.*s]\n  want: [%.*s]\n",
+			"%s differs at line %d:\n  got:  [%.*s]\n  want: "
+			"[%.*s]\n",
 			file, line, (int)strcspn(g, "\n"), g,
 			(int)strcspn(w, "\n"), w);
 		unit_failures++;
