@@ -85,12 +85,58 @@ run_memprof_env() {
 	if [ "$status" -eq 124 ]; then
 		fail "memprof timed out: $*"
 	fi
-	# Ptrace forbidden here (a container without CAP_SYS_PTRACE, or
-	# yama ptrace_scope 3): nothing can be tested.
+	# memprof says ptrace is not permitted (exit 4). That is a skip only
+	# where a probe of our own finds it so (a container without
+	# CAP_SYS_PTRACE, yama's ptrace_scope); otherwise it is memprof's
+	# failure, and in CI, where ptrace works, always one.
 	if [ "$status" -eq 4 ] && grep -qi ptrace "$err"; then
+		[ "${CI:-}" != true ] ||
+			fail "exit 4 (ptrace not permitted) in CI: $(head -n 1 "$err")"
+		ptrace_forbidden ||
+			fail "exit 4, but ptrace works here: $(head -n 1 "$err")"
 		skip "ptrace is not permitted here: $(head -n 1 "$err")"
 	fi
 	return 0
+}
+
+# ptrace_forbidden: true when this environment refuses PTRACE_SEIZE of a
+# process that is not our child (what attaching needs, the strictest).
+ptrace_forbidden() {
+	sleep 10 &
+	_victim=$!
+	python3 - "$_victim" <<'PYEOF'
+import ctypes, errno, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                        ctypes.c_void_p]
+pid = int(sys.argv[1])
+if libc.ptrace(0x4206, pid, None, None) == 0:  # PTRACE_SEIZE
+    libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+    sys.exit(1)
+sys.exit(0 if ctypes.get_errno() == errno.EPERM else 1)
+PYEOF
+	_forbidden=$?
+	kill "$_victim" 2>/dev/null
+	wait "$_victim" 2>/dev/null
+	return $_forbidden
+}
+
+# unchecked WHAT: part of a test cannot run here (a tool bootstrap
+# installs is missing). In CI that is a failure; elsewhere the test goes
+# on and ends with `finish`, which then skips, saying what was not
+# checked.
+UNCHECKED=
+unchecked() {
+	[ "${CI:-}" != true ] || fail "not checked in CI: $*"
+	echo "not checked: $*" >&2
+	UNCHECKED="$UNCHECKED${UNCHECKED:+; }$*"
+}
+
+# finish: the end of a test: a pass, or a skip when something was not
+# checked.
+finish() {
+	[ -z "$UNCHECKED" ] || skip "not checked: $UNCHECKED"
+	exit 0
 }
 
 # expect_status N: the last run exited with N.
@@ -130,7 +176,9 @@ def line(f, n):
         f = fn(f)
     ls = [l for l in f["lines"] if l["line"] == n]
     return ls[0] if ls else None
-def near(x, target, tol=mib):
+# a quarter MiB: a fresh block's pages, malloc's header page and the few
+# pages of stack and library code the line touches besides
+def near(x, target, tol=mib / 4):
     return abs(x - target) < tol
 def conserved(f):
     return sum(l["increment"] for l in f["lines"]) == f["growth"]
@@ -239,7 +287,8 @@ def row(tb, n):
     return rs[0] if rs else None
 def src(tb):
     return open(tb["file"]).read().split("\n")
-def near(x, target, tol=1.0):
+# in MiB, a quarter of one as in py
+def near(x, target, tol=0.25):
     return x is not None and abs(x - target) < tol
 v = eval(expr)
 print("true" if v is True else repr(v))

@@ -327,6 +327,54 @@ static void events_without_activation_ignored(void)
 	account_free(acct);
 }
 
+/* Heap figures add up over blocks and calls: two blocks freed on one
+ * line, two calls retaining on one line; the process's figures are the
+ * function's (one process). */
+static void heap_figures_add_up(void)
+{
+	struct account *acct = account_new();
+	int f = account_add_func(acct, "f", "/src/f.c", 1, 5);
+	const struct func_stats *fs;
+
+	for (int call = 0; call < 2; call++) {
+		uint64_t base = 0x1000 + 0x1000 * (uint64_t)call;
+
+		account_enter(acct, 1, 1, f, 1 << 20);
+		account_line(acct, 1, 2, 1 << 20);
+		account_heap_alloc(acct, 1, base + 0x10, 1000);
+		if (call == 0)
+			account_heap_alloc(acct, 1, base + 0x20, 3000);
+		account_line(acct, 1, 3, 1 << 20);
+		account_heap_free(acct, 1, base + 0x10);
+		if (call == 0)
+			account_heap_free(acct, 1, base + 0x20);
+		account_line(acct, 1, 4, 1 << 20);
+		account_heap_alloc(acct, 1, base + 0x30, call ? 700 : 500);
+		account_return(acct, 1, 1 << 20);
+	}
+	/* freed outside any call: no line frees it, and it is not leaked */
+	account_heap_free(acct, 1, 0x1030);
+	account_heap_leaks(acct);
+	fs = account_func(acct, (size_t)f);
+	for (int k = 0; k <= 1; k++) {
+		const struct line_stats *ls =
+			k ? fs->procs[0].lines : fs->lines;
+
+		CHECK_EQ_INT(ls[1].heap_alloc, 5000);
+		CHECK_EQ_INT(ls[1].heap_blocks, 3);
+		CHECK_EQ_INT(ls[1].heap_retained, 0);
+		CHECK_EQ_INT(ls[2].heap_freed, 5000);
+		CHECK_EQ_INT(ls[2].heap_alloc, 0);
+		CHECK_EQ_INT(ls[3].heap_alloc, 1200);
+		CHECK_EQ_INT(ls[3].heap_blocks, 2);
+		CHECK_EQ_INT(ls[3].heap_retained, 1200);
+		CHECK_EQ_INT(ls[3].heap_leaked, 700);
+	}
+	CHECK_EQ_INT(fs->nprocs, 1);
+	CHECK_EQ_INT(account_heap_blocks(acct), 1);
+	account_free(acct);
+}
+
 int main(void)
 {
 	RUN(registration_gives_indexes);
@@ -343,5 +391,6 @@ int main(void)
 	RUN(end_thread_returns_innermost_first);
 	RUN(end_all_closes_every_thread);
 	RUN(events_without_activation_ignored);
+	RUN(heap_figures_add_up);
 	UNIT_EXIT();
 }
