@@ -355,6 +355,11 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid)
 	struct breakpoint *bp;
 	int ret = 0;
 
+	/* copies written now would be in T's memory only, not in the other
+	 * processes that run the image (forked): those breakpoints are
+	 * stepped */
+	if (img->refs > 1)
+		return 0;
 	while ((bp = bp_next(img->bps, &cursor))) {
 		uint8_t live[16];
 		const uint8_t *code = NULL;
@@ -553,6 +558,10 @@ size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
 {
 	unsigned roles = BP_LINE | (entries ? BP_ENTRY : 0);
 	size_t placed = 0;
+
+	/* the same: a jump and its stub in T's memory only */
+	if (img->refs > 1)
+		return 0;
 
 	/* in address order, so that a site takes the ones just after it
 	 * along rather than leave them a run too short for a jump */
