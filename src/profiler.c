@@ -1297,6 +1297,7 @@ static void on_new_process(struct session *s, pid_t pid)
 	struct process *parent = parent_of(s, pid);
 	struct image *img = parent ? parent->image : NULL;
 	struct process *p;
+	bool shares;
 
 	if (!s->opts->follow_forks || !img) {
 		bool shared =
@@ -1327,7 +1328,11 @@ static void on_new_process(struct session *s, pid_t pid)
 		return;
 	}
 	p = process_new(s, pid);
-	if (p && parent->ring.hdr &&
+	/* a vfork child runs in its parent's memory, ring and all: a ring
+	 * mapped for it would take the parent's place; its records are
+	 * not its parent's, and are left out */
+	shares = p && target_share_memory(pid, parent->target.pid);
+	if (p && parent->ring.hdr && !shares &&
 	    ring_open(&p->ring, &p->target, pid, img->ring_addr, img->scratch) <
 		    0) {
 		warn_msg("cannot map a ring for line events into process %d "
@@ -1341,7 +1346,7 @@ static void on_new_process(struct session *s, pid_t pid)
 		target_detach(pid, 0);
 		return;
 	}
-	if (parent->ring.hdr) {
+	if (parent->ring.hdr && !shares) {
 		/* its own ring now; the statm it inherited is its parent's */
 		p->sampler.hidden = parent->sampler.hidden;
 		forget_ring_of(&p->target, pid, 0, parent->ring.hdr->statm_fd);
@@ -1424,22 +1429,30 @@ static void on_exec(struct session *s, pid_t tid)
 	target_resume(tid, 0);
 }
 
-static void leave_xol(const struct process *p, pid_t tid, int *sig);
+static void leave_xol(const struct process *p, pid_t tid, int *sig,
+		      bool all_stopped);
 
 /* A signal is about to be delivered. A thread in the out-of-line area
  * leaves it first: its signal frame would return there, and the area
- * must be free to go when we detach. */
+ * must be free to go when we detach. Not from a stub's own code, which
+ * the other threads run meanwhile: the signal comes there, and the areas
+ * stay in the process when it is let go. */
 static void on_signal(struct session *s, const struct stop *stop)
 {
 	struct thread *th = thread_find(s, stop->tid);
-	const struct process *p = th ? th->proc : NULL;
+	struct process *p = th ? th->proc : NULL;
 	struct user_regs_struct regs;
 	int later = 0;
 
 	if (p && p->image && p->image->nxols &&
 	    target_get_regs(stop->tid, &regs) == 0 &&
 	    image_in_xol(p->image, regs.rip)) {
-		leave_xol(p, stop->tid, &later);
+		if (image_stub_exit(p->image, regs.rip)) {
+			p->signal_in_stub = true;
+			target_resume(stop->tid, stop->sig);
+			return;
+		}
+		leave_xol(p, stop->tid, &later, false);
 		/* one that came during the steps comes again */
 		if (later)
 			syscall(SYS_tgkill, p->target.pid, stop->tid, later);
@@ -1832,12 +1845,14 @@ static void run_stub_out(const struct process *p, pid_t tid, uint64_t exit,
 	target_write(&p->target, exit, &orig, 1);
 }
 
-static void leave_xol(const struct process *p, pid_t tid, int *sig)
+static void leave_xol(const struct process *p, pid_t tid, int *sig,
+		      bool all_stopped)
 {
 	struct user_regs_struct regs;
 	uint64_t exit;
 
-	if (p->image && target_get_regs(tid, &regs) == 0 &&
+	/* the breakpoint at the stub's end would stop any thread there */
+	if (all_stopped && p->image && target_get_regs(tid, &regs) == 0 &&
 	    (exit = image_stub_exit(p->image, regs.rip)))
 		run_stub_out(p, tid, exit, sig);
 
@@ -1916,7 +1931,9 @@ static void forget_ring(struct session *s, struct process *p,
 
 	if (!p->ring.hdr)
 		return;
-	if (memory_shared(s, p)) {
+	/* a vfork child in the memory, or a signal frame that may return
+	 * into a stub: the ring stays */
+	if (memory_shared(s, p) || p->signal_in_stub) {
 		drain_ring(s, p);
 		ring_close(&p->ring);
 		return;
@@ -1947,7 +1964,7 @@ static void release_areas(struct session *s, struct process *p,
 {
 	size_t i = 0;
 
-	if (memory_shared(s, p))
+	if (memory_shared(s, p) || p->signal_in_stub)
 		return;
 	while (i < n && ts[i].gone)
 		i++;
@@ -1992,7 +2009,7 @@ static void detach_process(struct session *s, struct process *p)
 			continue;
 		drain_traps(p, ts[i].tid, &ts[i].sig);
 		if (p->image)
-			leave_xol(p, ts[i].tid, &ts[i].sig);
+			leave_xol(p, ts[i].tid, &ts[i].sig, true);
 		drain_traps(p, ts[i].tid, &ts[i].sig);
 	}
 	forget_ring(s, p, ts, n);

@@ -40,6 +40,8 @@ struct process {
 	bool allocs_armed;   /* the allocating ones are in its memory now */
 	bool frees_armed;    /* the freeing ones */
 	bool leaving;	     /* being let go: nothing is armed again */
+	bool signal_in_stub; /* a signal came inside a stub: its frame may
+			      * return there, so the areas stay */
 	/* a vfork child not profiled: it runs in its parent's memory, our
 	 * int3s and all, and is traced only until it execs or exits */
 	bool borrowed;
