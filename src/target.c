@@ -538,6 +538,32 @@ static void back_to_group_stop(pid_t tid, int *pending)
 	}
 }
 
+/* Runs the stub of LEN bytes at AT written for an injected call, with
+ * the registers SAVED but for the call's ARGS: 0 with its *RESULT, or
+ * -1. The caller puts SAVED back. */
+static int run_injected(pid_t tid, const struct user_regs_struct *saved,
+			uint64_t at, size_t len, const uint64_t args[6],
+			int64_t *result, int *pending)
+{
+	struct user_regs_struct regs = *saved;
+
+	regs.rip = at;
+	regs.rdi = args[0];
+	regs.rsi = args[1];
+	regs.rdx = args[2];
+	regs.r10 = args[3];
+	regs.r8 = args[4];
+	regs.r9 = args[5];
+	/* not in a system call: nothing for the kernel to restart */
+	regs.orig_rax = (uint64_t)-1;
+	if (target_set_regs(tid, &regs) < 0 || target_resume(tid, 0) < 0 ||
+	    wait_injected_trap(tid, at, len, pending) < 0 ||
+	    target_get_regs(tid, &regs) < 0)
+		return -1;
+	*result = (int64_t)regs.rax;
+	return 0;
+}
+
 /* The call made at the thread's own pc: the stub takes the place of its
  * code meanwhile (when no room out of the program's code is found). */
 static int target_syscall_here(const struct target *t, pid_t tid, long nr,
@@ -548,7 +574,7 @@ static int target_syscall_here(const struct target *t, pid_t tid, long nr,
 	 * the thread goes on. */
 	uint8_t stub[8] = {0xb8, 0, 0, 0, 0, 0x0f, 0x05, 0xcc};
 	uint32_t nr32 = (uint32_t)nr;
-	struct user_regs_struct saved, regs;
+	struct user_regs_struct saved;
 	uint8_t code[sizeof(stub)];
 	int pending = 0, ret = -1;
 	bool group_stop = target_in_group_stop(tid);
@@ -558,21 +584,8 @@ static int target_syscall_here(const struct target *t, pid_t tid, long nr,
 	    target_read(t, saved.rip, code, sizeof(code)) < 0 ||
 	    target_write(t, saved.rip, stub, sizeof(stub)) < 0)
 		return -1;
-	regs = saved;
-	regs.rdi = args[0];
-	regs.rsi = args[1];
-	regs.rdx = args[2];
-	regs.r10 = args[3];
-	regs.r8 = args[4];
-	regs.r9 = args[5];
-	/* not in a system call: nothing for the kernel to restart */
-	regs.orig_rax = (uint64_t)-1;
-	if (target_set_regs(tid, &regs) == 0 && target_resume(tid, 0) == 0 &&
-	    wait_injected_trap(tid, saved.rip, sizeof(stub), &pending) == 0 &&
-	    target_get_regs(tid, &regs) == 0) {
-		*result = (int64_t)regs.rax;
-		ret = 0;
-	}
+	ret = run_injected(tid, &saved, saved.rip, sizeof(stub), args, result,
+			   &pending);
 	if (target_write(t, saved.rip, code, sizeof(code)) < 0 ||
 	    target_set_regs(tid, &saved) < 0)
 		ret = -1;
@@ -681,7 +694,7 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 		   const uint64_t args[6], int64_t *result)
 {
 	uint8_t stub[STUB_SIZE], code[STUB_SIZE];
-	struct user_regs_struct saved, regs;
+	struct user_regs_struct saved;
 	uint64_t at = t->stub ? t->stub : find_padding(t->pid);
 	size_t len;
 	int pending = 0, ret = -1;
@@ -694,22 +707,7 @@ int target_syscall(const struct target *t, pid_t tid, long nr,
 	if (target_read(t, at, code, len) < 0 ||
 	    target_write(t, at, stub, len) < 0)
 		return -1;
-	regs = saved;
-	regs.rip = at;
-	regs.rdi = args[0];
-	regs.rsi = args[1];
-	regs.rdx = args[2];
-	regs.r10 = args[3];
-	regs.r8 = args[4];
-	regs.r9 = args[5];
-	/* not in a system call: nothing for the kernel to restart */
-	regs.orig_rax = (uint64_t)-1;
-	if (target_set_regs(tid, &regs) == 0 && target_resume(tid, 0) == 0 &&
-	    wait_injected_trap(tid, at, len, &pending) == 0 &&
-	    target_get_regs(tid, &regs) == 0) {
-		*result = (int64_t)regs.rax;
-		ret = 0;
-	}
+	ret = run_injected(tid, &saved, at, len, args, result, &pending);
 	if (target_set_regs(tid, &saved) < 0 ||
 	    target_write(t, at, code, len) < 0)
 		ret = -1;
