@@ -1,0 +1,279 @@
+/* Lookup: the program's images, the profiled functions in them, and the
+ * loader's breakpoint that says when libraries come and go. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "suggest.h"
+#include "tracer.h"
+#include "util.h"
+
+/* Functions */
+
+static int new_func(void *arg, const struct func_info *fi)
+{
+	struct session *s = arg;
+
+	if (fi->inlined_calls)
+		warn_msg("%s is also inlined at %u place%s: calls there are "
+			 "charged to the lines that call it, not to its table",
+			 fi->name, fi->inlined_calls,
+			 fi->inlined_calls > 1 ? "s" : "");
+	return account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
+				fi->last_line);
+}
+
+/* Says why SPEC was not found (RES, with MSG from the lookup); returns
+ * memprof's exit status for it. */
+static int report_missing(struct session *s, const char *spec,
+			  enum debuginfo_result res, const char *msg)
+{
+	switch (res) {
+	case DI_INLINED:
+		warn_msg(
+			"%s is inlined everywhere in %s and has no code of its "
+			"own: its calls are charged to the lines that call it "
+			"(rebuild with -fno-inline, or mark it "
+			"__attribute__((noinline)), to profile it)",
+			spec, s->command[0]);
+		break;
+	case DI_BAD_DWARF:
+		warn_msg("%s: its debug information cannot be read (%s); "
+			 "rebuild it with -g",
+			 s->command[0], msg);
+		break;
+	case DI_NO_LINES:
+		warn_msg("%s: no DWARF line information%s; rebuild it with -g "
+			 "or install its debug symbols",
+			 s->command[0], msg ? msg : "");
+		break;
+	default:
+		if (msg)
+			warn_msg("no function '%s' in %s; did you mean: %s",
+				 spec, s->command[0], msg);
+		else
+			warn_msg("no function '%s' in %s (one of a library "
+				 "loaded later, with dlopen, is given as "
+				 "LIB:NAME)",
+				 spec, s->command[0]);
+		break;
+	}
+	/* memprof run has no -f */
+	if (res != DI_INLINED && !s->opts->follow_forks &&
+	    !s->opts->calls_only && suggest_is_launcher(s->command[0]))
+		warn_msg("hint: %s starts other programs: to profile the one "
+			 "it starts, add -f",
+			 s->command[0]);
+	return EXIT_PROGRAM;
+}
+
+/* Looks every --func not found yet up in P's image and arms what it
+ * finds. With REQUIRED, the first one missing (a library's function
+ * excepted: it may come with dlopen) is said and its exit status
+ * returned; otherwise 0. */
+static int search_specs(struct session *s, struct process *p, pid_t tid,
+			bool required)
+{
+	struct image *img = p->image;
+	int ret = 0;
+
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		const char *spec = s->opts->funcs[i];
+		char *msg = NULL;
+		enum debuginfo_result res;
+
+		if (img->spec_found[i])
+			continue;
+		res = image_add(img, &p->target, spec,
+				s->opts->calls_only   ? ARM_CALLS
+				: s->opts->every_insn ? ARM_EVERY_INSN
+						      : ARM_LINES,
+				new_func, s, &msg);
+		if (res == DI_FOUND) {
+			s->found[i] = img->spec_found[i] = true;
+		} else if (res == DI_ERROR) {
+			ret = program_error(s, EXIT_INTERNAL, "%s: %s", msg);
+		} else if (required && !ret &&
+			   !debuginfo_spec_is_library(spec)) {
+			ret = report_missing(s, spec, res, msg);
+		}
+		free(msg);
+		if (ret)
+			return ret;
+	}
+	size_t before = img->stepped_sites;
+	if (!s->opts->step && image_place_copies(img, &p->target, tid) < 0)
+		warn_msg("cannot map an out-of-line area (%s); stepping "
+			 "instead",
+			 strerror(errno));
+	s->stats.stepped_sites += img->stepped_sites - before;
+	return 0;
+}
+
+static bool all_found(const struct session *s, const struct image *img)
+{
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		if (!img->spec_found[i])
+			return false;
+	}
+	return true;
+}
+
+/* --engine jump: the ring of process P, and a jump to a stub for every
+ * line site that can take one. Every thread of P is stopped; TID is one
+ * of them. */
+static void place_jumps(struct session *s, struct process *p, pid_t tid)
+{
+	struct image *img = p->image;
+	uint64_t *pcs;
+	size_t n = 0;
+
+	if (!s->jump || !img || !img->nfuncs)
+		return;
+	if (!p->ring.hdr) {
+		if (!img->scratch)
+			img->scratch = image_scratch(img, &p->target, tid);
+		if (!img->scratch ||
+		    ring_open(&p->ring, &p->target, tid, img->ring_addr,
+			      img->scratch) < 0) {
+			warn_msg("cannot map a ring for line events into %s "
+				 "(%s): every line event stops it",
+				 s->command[0], strerror(errno));
+			s->jump = false;
+			return;
+		}
+		img->ring_addr = p->ring.addr;
+		p->sampler.hidden = PAGE_ROUND(RING_BYTES);
+	}
+	pcs = xcalloc(s->nthreads + 1, sizeof(*pcs));
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct user_regs_struct regs;
+
+		if (s->threads[i].proc == p &&
+		    target_get_regs(s->threads[i].tid, &regs) == 0)
+			pcs[n++] = regs.rip;
+	}
+	/* with --heap an entry arms the allocator's breakpoints: it has to
+	 * be known at once */
+	s->stats.jump_sites += image_place_jumps(
+		img, &p->target, tid, p->ring.addr, !s->heap, pcs, n);
+	free(pcs);
+}
+
+/* Loads the image process P runs now and arms every --func found in it.
+ * With REQUIRED, a function or debug information missing is an error,
+ * once the libraries linked at start are there too; otherwise it may
+ * come with a later image. Returns 0 or an exit status. */
+/* Whether P runs a program memprof can profile (x86-64), or one it
+ * cannot read (left to the loading, which says why). */
+bool program_fits(const struct process *p)
+{
+	char exe[64], *why = NULL;
+	bool fits;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->target.pid);
+	fits = access(exe, R_OK) != 0 || target_check_elf(exe, &why);
+	free(why);
+	return fits;
+}
+
+int load_image(struct session *s, struct process *p, pid_t tid, bool required)
+{
+	char *err = NULL, exe[64];
+	struct image *img;
+	int ret;
+
+	/* a program executed later may be one memprof cannot work in: it
+	 * runs on, unprofiled */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->target.pid);
+	if (access(exe, R_OK) == 0 && !target_check_elf(exe, &err)) {
+		char path[4096];
+		ssize_t len = readlink(exe, path, sizeof(path) - 1);
+
+		path[len > 0 ? len : 0] = '\0';
+		warn_msg("%s: %s%s", len > 0 ? path : exe,
+			 err ? err : "not an ELF program",
+			 required ? "" : "; it runs unprofiled");
+		free(err);
+		return required ? EXIT_PROGRAM : 0;
+	}
+	img = image_open(p->target.pid, &err);
+	if (!img) {
+		ret = program_error(s, EXIT_PROGRAM, "%s: %s", err);
+		free(err);
+		return required ? ret : 0;
+	}
+	p->image = img;
+	img->spec_found = xcalloc(s->opts->nfuncs + 1, sizeof(bool));
+	/* attached to a running process, its libraries are there already */
+	img->libs_loaded = s->opts->pid != 0;
+	ret = search_specs(s, p, tid, required && img->libs_loaded);
+	if (ret)
+		return ret;
+	/* --heap: the allocator is there already in a static program, or
+	 * in a process we attach to; otherwise it comes with libc */
+	if (s->heap &&
+	    (img->libs_loaded || !image_watch_loader(img, &p->target)))
+		find_allocs(s, p, tid);
+	if (all_found(s, img)) {
+		place_jumps(s, p, tid);
+		return 0;
+	}
+	/* the rest may be in libraries the dynamic linker maps later */
+	if (image_watch_loader(img, &p->target)) {
+		if (!s->opts->step)
+			image_place_copies(img, &p->target, tid);
+		place_jumps(s, p, tid);
+		return 0;
+	}
+	ret = search_specs(s, p, tid, required);
+	if (!ret)
+		place_jumps(s, p, tid);
+	return ret;
+}
+
+/* The dynamic linker says that libraries changed: functions are looked
+ * up in the new ones. Once the libraries linked at start are there,
+ * one still missing is an error where it would have been at start. */
+void on_loader(struct session *s, struct thread *th)
+{
+	struct process *p = th->proc;
+	struct image *img = p->image;
+	int32_t state = -1;
+
+	if (target_read(&p->target, img->loader_state, &state, sizeof(state)) <
+		    0 ||
+	    state != 0 /* RT_CONSISTENT */)
+		return;
+	debuginfo_refresh(img->di);
+	/* a library closed (dlclose): its functions are looked up again
+	 * when it comes back, maybe elsewhere. Processes that share the
+	 * image may still have it, so only a process of its own forgets. */
+	if (img->refs == 1 && image_forget_unmapped(img, &p->target)) {
+		for (size_t i = 0; i < s->opts->nfuncs; i++)
+			img->spec_found[i] = false;
+	}
+	/* a library unloaded: its sites are not to be written again */
+	agent_forget_unmapped(&p->target);
+	bool final =
+		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
+	img->libs_loaded = true;
+	find_allocs(s, p, th->tid);
+	int ret = search_specs(s, p, th->tid, final);
+	if (ret) {
+		s->fatal = ret;
+		s->done = true;
+		return;
+	}
+	/* the other threads run on: only a lone one lets sites jump */
+	if (threads_of(s, p) == 1)
+		place_jumps(s, p, th->tid);
+}

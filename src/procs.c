@@ -1,0 +1,348 @@
+/* Processes and threads: forks, vforks, clones, execs, signals, exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "suggest.h"
+#include "tracer.h"
+#include "util.h"
+
+/* RSS of P now, for a line event (or an entry, a return). With --peak
+ * the high-water mark since the last event is given to the open calls
+ * first, then reset, so that each line gets the peak of its own run. */
+uint64_t sample(struct session *s, struct process *p)
+{
+	uint64_t rss = sampler_rss(&p->sampler);
+
+	if (s->peak) {
+		uint64_t hwm = sampler_peak(&p->sampler);
+
+		account_peak(s->acct, p->target.pid, hwm > rss ? hwm : rss);
+		sampler_reset_peak(&p->sampler);
+	}
+	return rss;
+}
+
+/* Processes */
+
+struct process *process_new(struct session *s, pid_t pid)
+{
+	struct process *p = xcalloc(1, sizeof(*p));
+
+	p->target.mem_fd = -1;
+	p->sampler.statm_fd = -1;
+	if (target_open(&p->target, pid) < 0 ||
+	    sampler_open(&p->sampler, pid) < 0) {
+		target_close(&p->target);
+		sampler_close(&p->sampler);
+		free(p);
+		return NULL;
+	}
+	s->procs = xrealloc(s->procs, (s->nprocs + 1) * sizeof(*s->procs));
+	s->procs[s->nprocs++] = p;
+	return p;
+}
+
+static struct process *process_find(const struct session *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i]->target.pid == pid)
+			return s->procs[i];
+	}
+	return NULL;
+}
+
+void process_free(struct process *p)
+{
+	ring_close(&p->ring);
+	agent_free(&p->target);
+	image_put(p->image);
+	target_close(&p->target);
+	sampler_close(&p->sampler);
+	free(p);
+}
+
+void process_remove(struct session *s, struct process *p)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i] == p) {
+			s->procs[i] = s->procs[--s->nprocs];
+			break;
+		}
+	}
+	process_free(p);
+}
+
+/* How many threads of P are known. */
+size_t threads_of(const struct session *s, const struct process *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nthreads; i++)
+		n += s->threads[i].proc == p;
+	return n;
+}
+
+/* Threads */
+
+struct thread *thread_find(struct session *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
+	}
+	return NULL;
+}
+
+struct thread *thread_add(struct session *s, pid_t tid, struct process *p)
+{
+	s->threads =
+		xrealloc(s->threads, (s->nthreads + 1) * sizeof(*s->threads));
+	s->threads[s->nthreads] = (struct thread){.tid = tid, .proc = p};
+	return &s->threads[s->nthreads++];
+}
+
+/* The thread TID, learning its process when it is new. */
+struct thread *thread_get(struct session *s, pid_t tid)
+{
+	struct thread *th = thread_find(s, tid);
+	struct process *p;
+
+	if (th)
+		return th;
+	p = process_find(s, target_tgid(tid));
+	return thread_add(s, tid, p ? p : s->procs[0]);
+}
+
+/* Other stops */
+
+/* The process a new one was forked from. */
+static struct process *parent_of(struct session *s, pid_t pid)
+{
+	char path[64], line[256];
+	pid_t ppid = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return process_find(s, ppid);
+}
+
+/* Takes what a fork child inherited of its parent's ring out of it: the
+ * mapping at RING (when not 0) and the descriptor STATM_FD. */
+void forget_ring_of(const struct target *t, pid_t pid, uint64_t ring,
+		    int statm_fd)
+{
+	uint64_t args[6] = {(uint64_t)statm_fd};
+	int64_t result;
+
+	target_syscall(t, pid, SYS_close, args, &result);
+	if (ring) {
+		args[0] = ring;
+		args[1] = PAGE_ROUND(RING_BYTES);
+		target_syscall(t, pid, SYS_munmap, args, &result);
+	}
+}
+
+/* A forked process starts. Its memory is a copy of its parent's, our
+ * breakpoints included: with -f it is profiled with the same image,
+ * otherwise it is cleaned and let go. */
+static void on_new_process(struct session *s, pid_t pid)
+{
+	struct process *parent = parent_of(s, pid);
+	struct image *img = parent ? parent->image : NULL;
+	struct process *p;
+	bool shares;
+
+	if (!s->opts->follow_forks || !img) {
+		bool shared =
+			img && target_share_memory(pid, parent->target.pid);
+
+		/* vfork: the memory is the parent's own, breakpoints and all,
+		 * so the child is kept until it execs or exits */
+		if (shared && (p = process_new(s, pid))) {
+			p->image = image_get(img);
+			p->borrowed = true;
+			thread_add(s, pid, p);
+			target_resume(pid, 0);
+			return;
+		}
+		if (img && !shared) {
+			bp_clean_process(img->bps, pid);
+			if (parent->ring.hdr) {
+				struct target child = {.pid = pid,
+						       .mem_fd = -1};
+				if (target_open(&child, pid) == 0)
+					forget_ring_of(
+						&child, pid, img->ring_addr,
+						parent->ring.hdr->statm_fd);
+				target_close(&child);
+			}
+		}
+		target_detach(pid, 0);
+		return;
+	}
+	p = process_new(s, pid);
+	/* a vfork child runs in its parent's memory, ring and all: a ring
+	 * mapped for it would take the parent's place; its records are
+	 * not its parent's, and are left out */
+	shares = p && target_share_memory(pid, parent->target.pid);
+	if (p && parent->ring.hdr && !shares &&
+	    ring_open(&p->ring, &p->target, pid, img->ring_addr, img->scratch) <
+		    0) {
+		warn_msg("cannot map a ring for line events into process %d "
+			 "(%s): it is not followed",
+			 pid, strerror(errno));
+		process_remove(s, p);
+		p = NULL;
+	}
+	if (!p) {
+		bp_clean_process(img->bps, pid);
+		target_detach(pid, 0);
+		return;
+	}
+	if (parent->ring.hdr && !shares) {
+		/* its own ring now; the statm it inherited is its parent's */
+		p->sampler.hidden = parent->sampler.hidden;
+		forget_ring_of(&p->target, pid, 0, parent->ring.hdr->statm_fd);
+	}
+	p->image = image_get(img);
+	agent_fork(&parent->target, &p->target);
+	thread_add(s, pid, p);
+	target_resume(pid, 0);
+}
+
+/* A thread forked CHILD and is stopped there: a vfork child runs in its
+ * memory until it execs or exits, and the thread waits for it. */
+void on_fork(struct session *s, pid_t tid, pid_t child)
+{
+	struct thread *th = thread_find(s, tid);
+
+	if (!th || child <= 0)
+		return;
+	if (target_share_memory(child, th->proc->target.pid) && !th->in_vfork) {
+		th->in_vfork = true;
+		s->in_vfork++;
+	}
+}
+
+/* Any stop of a thread that made a vfork child says that it is back. */
+void vfork_done(struct session *s, pid_t tid)
+{
+	struct thread *th = thread_find(s, tid);
+
+	if (th && th->in_vfork) {
+		th->in_vfork = false;
+		s->in_vfork--;
+	}
+}
+
+void on_start(struct session *s, pid_t tid)
+{
+	pid_t tgid = target_tgid(tid);
+	struct process *p = process_find(s, tgid);
+
+	if (p && !thread_find(s, tid))
+		thread_add(s, tid, p);
+	if (p || tgid < 0)
+		target_resume(tid, 0);
+	else
+		on_new_process(s, tid);
+}
+
+/* The process executed a new program: what ran before has ended, and the
+ * functions are looked up again in the new image. */
+void on_exec(struct session *s, pid_t tid)
+{
+	struct process *p = process_find(s, tid);
+
+	if (!p) {
+		target_resume(tid, 0);
+		return;
+	}
+	if (p->borrowed) {
+		/* its memory is its own now, and clean */
+		end_threads_of(s, p, 0);
+		target_detach(tid, 0);
+		process_remove(s, p);
+		return;
+	}
+	end_threads_of(s, p, sample(s, p));
+	/* the ring went with the old program */
+	ring_close(&p->ring);
+	p->sampler.hidden = 0;
+	image_put(p->image);
+	p->image = NULL;
+	/* the same id, but a new address space */
+	agent_free(&p->target);
+	target_close(&p->target);
+	sampler_close(&p->sampler);
+	if (target_open(&p->target, tid) == 0 &&
+	    sampler_open(&p->sampler, tid) == 0)
+		load_image(s, p, tid, false);
+	thread_add(s, tid, p);
+	target_resume(tid, 0);
+}
+
+/* A signal is about to be delivered. A thread in the out-of-line area
+ * leaves it first: its signal frame would return there, and the area
+ * must be free to go when we detach. Not from a stub's own code, which
+ * the other threads run meanwhile: the signal comes there, and the areas
+ * stay in the process when it is let go. */
+void on_signal(struct session *s, const struct stop *stop)
+{
+	struct thread *th = thread_find(s, stop->tid);
+	struct process *p = th ? th->proc : NULL;
+	struct user_regs_struct regs;
+	int later = 0;
+
+	if (p && p->image && p->image->nxols &&
+	    target_get_regs(stop->tid, &regs) == 0 &&
+	    image_in_xol(p->image, regs.rip)) {
+		if (image_stub_exit(p->image, regs.rip)) {
+			p->signal_in_stub = true;
+			target_resume(stop->tid, stop->sig);
+			return;
+		}
+		leave_xol(p, stop->tid, &later, false);
+		/* one that came during the steps comes again */
+		if (later)
+			syscall(SYS_tgkill, p->target.pid, stop->tid, later);
+	}
+	target_resume(stop->tid, stop->sig);
+}
+
+void on_exited(struct session *s, const struct stop *stop)
+{
+	struct process *p = process_find(s, stop->tid);
+	struct thread *th = thread_find(s, stop->tid);
+
+	if (th)
+		thread_end(s, th, th->proc->sampler.last);
+	if (!p)
+		return;
+	end_threads_of(s, p, p->sampler.last);
+	if (p == s->procs[0]) {
+		s->status.how =
+			stop->event == TEV_EXITED ? RUN_EXITED : RUN_SIGNALED;
+		s->status.code =
+			stop->event == TEV_EXITED ? stop->code : stop->sig;
+		s->done = true;
+		return;
+	}
+	process_remove(s, p);
+}

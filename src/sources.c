@@ -1,0 +1,170 @@
+/* The two event sources: a stop at one of our breakpoints, and the ring
+ * the stubs record into (--engine jump). Both end in site_event. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "suggest.h"
+#include "tracer.h"
+#include "util.h"
+
+/* The line events P recorded since the last drain, in the order they
+ * were taken: before any stop of P is handled, so that each thread's
+ * events stay in order. */
+void drain_ring(struct session *s, struct process *p)
+{
+	const struct ring_record *rec;
+
+	while (p->ring.hdr && (rec = ring_peek(&p->ring))) {
+		struct thread *th = thread_find(s, (pid_t)rec->tid);
+		const struct breakpoint *bp =
+			p->image ? bp_find(p->image->bps, rec->site) : NULL;
+
+		/* a vfork child runs its parent's stubs: not followed */
+		if (th && th->proc == p && bp && bp->func >= 0 &&
+		    (bp->roles & (BP_LINE | BP_ENTRY))) {
+			uint64_t rss = sampler_statm(&p->sampler, rec->statm,
+						     rec->nread);
+			const struct profiled_func *pf =
+				&p->image->funcs[bp->func];
+
+			site_event(s, th, pf, bp, rec->sp, rss);
+			for (int i = 0; i < MAX_CHAINED && bp->chained[i]; i++)
+				site_event(
+					s, th, pf,
+					bp_find(p->image->bps, bp->chained[i]),
+					rec->sp, rss);
+			s->stats.ring_events++;
+		}
+		ring_consumed(&p->ring);
+	}
+}
+
+void drain_rings(struct session *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++)
+		drain_ring(s, s->procs[i]);
+}
+
+/* The same before a stop is handled: a record taken but not yet written
+ * (its thread is in the middle of its stub) holds back the ones after
+ * it, which may be the stopped thread's own; running, its thread writes
+ * it in a microsecond or two. Not waited for long: it may be stopped
+ * itself (at a full ring, or by a signal inside its stub). */
+void drain_rings_before_stop(struct session *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct process *p = s->procs[i];
+
+		double until = 0;
+
+		drain_ring(s, p);
+		while (ring_in_flight(&p->ring)) {
+			if (!until)
+				until = now() + 300e-6;
+			else if (now() > until)
+				break;
+			sched_yield();
+			drain_ring(s, p);
+		}
+	}
+}
+
+void on_breakpoint(struct session *s, const struct stop *stop)
+{
+	struct user_regs_struct regs;
+	pid_t tid = stop->tid;
+	struct thread *th = thread_get(s, tid);
+	struct image *img = th->proc->image;
+	struct breakpoint *bp = NULL;
+
+	if (target_get_regs(tid, &regs) < 0)
+		return;
+	/* ours fault on the instruction (SIGSEGV); an int3 is the program's */
+	if (img && stop->sig == SIGSEGV)
+		bp = bp_find(img->bps, regs.rip);
+	if (!bp) {
+		/* the program's own int3, or fault */
+		target_resume(tid, stop->sig);
+		return;
+	}
+	if (bp->roles & BP_RING_FULL) {
+		/* drained already, before this stop: the stub tries again */
+		if (target_set_pc(tid, bp->addr + 1) == 0)
+			target_resume(tid, 0);
+		return;
+	}
+
+	if (th->proc->borrowed) {
+		/* only passed, never counted */
+		if (bp->roles & BP_RETURN)
+			emulate_return(s, th, -1, bp, &regs, 0);
+		else
+			resume_past(s, th, bp);
+		return;
+	}
+
+	if (bp->roles & BP_CALLER) {
+		on_return_site(s, th, bp, &regs);
+		if (bp->roles == BP_CALLER &&
+		    !return_awaited(s, th->proc, bp->addr)) {
+			/* taken out (now, or before this thread hit it) */
+			bp_set_armed(bp, &th->proc->target, false);
+			if (target_set_pc(tid, bp->addr) == 0)
+				target_resume(tid, 0);
+			return;
+		}
+		if (bp->roles == BP_CALLER) {
+			resume_past(s, th, bp);
+			return;
+		}
+	}
+
+	if (bp->roles == BP_ALLOC &&
+	    !(frees(bp->alloc_kind) ? th->proc->frees_armed
+				    : th->proc->allocs_armed)) {
+		/* hit before we took it out: the instruction goes back */
+		target_write(&th->proc->target, bp->addr, &bp->orig, 1);
+		if (target_set_pc(tid, bp->addr) == 0)
+			target_resume(tid, 0);
+		return;
+	}
+	if (bp->roles & BP_ALLOC) {
+		on_alloc(s, th, bp, &regs);
+		if (bp->roles == BP_ALLOC) {
+			resume_past(s, th, bp);
+			return;
+		}
+	}
+	if (bp->roles & BP_LOADER) {
+		on_loader(s, th);
+		if (s->done)
+			return;
+		if (bp->roles == BP_LOADER) {
+			resume_past(s, th, bp);
+			return;
+		}
+	}
+	const struct profiled_func *pf = &img->funcs[bp->func];
+	unsigned roles = bp->roles;
+	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN | BP_EXIT)) {
+		uint64_t rss = sample(s, th->proc);
+
+		site_event(s, th, pf, bp, regs.rsp, rss);
+		if (roles & BP_RETURN) {
+			emulate_return(s, th, pf->acct, bp, &regs, rss);
+			return;
+		}
+		if ((roles & BP_EXIT) && leaves(th, pf, bp, &regs))
+			tail_call(s, th, &regs, rss);
+	}
+	resume_past(s, th, bp);
+}
