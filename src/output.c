@@ -96,8 +96,10 @@ int output_open(struct output *out, const char *file)
 	}
 	out->target = exists ? realpath(file, NULL) : xstrdup(file);
 	if (out->target && open_beside(out, exists ? &st : NULL) != 0 &&
-	    exists && errno == EACCES) {
-		/* a file we may write in a directory we may not */
+	    exists) {
+		/* a file we may write where no other can be made (a
+		 * directory we may not write, /proc): written in place, or
+		 * the reason it cannot be */
 		free(out->target);
 		out->target = NULL;
 		out->stream = fopen(file, "we");
