@@ -20,16 +20,18 @@
 struct leaving {
 	pid_t tid;
 	int sig; /* a signal it was about to get */
-	bool stopped, gone;
+	bool gone;
 };
 
-static struct leaving *leaving_find(struct leaving *ts, size_t n, pid_t tid)
+/* A short wait on one thread met STOP: one that ends the thread is the
+ * loop's to handle. */
+static void keep_end(struct session *s, const struct stop *stop)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (ts[i].tid == tid)
-			return &ts[i];
+	if (stop->event == TEV_EXITED || stop->event == TEV_KILLED ||
+	    stop->event == TEV_EXIT) {
+		s->stats.stops++;
+		queue_stop(s, stop);
 	}
-	return NULL;
 }
 
 /* Whether STOP is at one of P's breakpoints (the thread is still on its
@@ -50,75 +52,52 @@ static bool at_breakpoint(const struct process *p, const struct stop *stop)
 	return true;
 }
 
-/* Stops every thread of P, each listed in *TS. A thread stopped at one
- * of our breakpoints is on its instruction still; stops of other
- * processes meanwhile are handled as usual. */
-static size_t stop_threads_of(struct session *s, struct process *p,
-			      struct leaving **ts)
+/* A stop of TH, whose process is being let go: the first one stops it,
+ * with the signal it was to get kept for its detach. A thread stopped
+ * inside fork, clone or exec finishes the call first (a system call made
+ * through the thread now would take the place of its result): the stop
+ * is handled as usual (true), and the thread interrupted again after. */
+bool leaving_stopped(struct thread *th, const struct stop *stop)
 {
-	size_t n = 0, stopped = 0;
+	const struct process *p = th->proc;
 
-	*ts = xcalloc(s->nthreads + 1, sizeof(**ts));
-	for (size_t i = 0; i < s->nthreads; i++) {
-		if (s->threads[i].proc != p)
-			continue;
-		(*ts)[n++].tid = s->threads[i].tid;
-		if (target_interrupt(s->threads[i].tid) < 0)
-			(*ts)[n - 1].gone = true;
+	if (stop->event == TEV_EXITED || stop->event == TEV_KILLED) {
+		th->wait = TW_GONE;
+		return false;
 	}
-	for (size_t i = 0; i < n; i++)
-		stopped += (*ts)[i].gone;
-	while (stopped < n) {
-		struct stop stop;
-		struct leaving *l;
-		pid_t tgid;
+	if (th->wait != TW_STOPPING)
+		return false;
+	if (stop->event == TEV_FORK || stop->event == TEV_CLONE ||
+	    stop->event == TEV_EXEC) {
+		th->wait = TW_RUNNING;
+		return true;
+	}
+	if (stop->event == TEV_BREAKPOINT) {
+		/* at ours, it is on the instruction still */
+		if (!at_breakpoint(p, stop))
+			th->sig = stop->sig;
+	} else if (stop->event == TEV_SIGNAL) {
+		th->sig = stop->sig;
+	}
+	th->wait = TW_STOPPED;
+	return false;
+}
 
-		if (next_stop(s, &stop, true) < 0)
-			break;
-		l = leaving_find(*ts, n, stop.tid);
-		if (!l && stop.event == TEV_START &&
-		    (tgid = target_tgid(stop.tid)) == p->target.pid) {
-			/* a thread born meanwhile, stopped at its start */
-			*ts = xrealloc(*ts, (n + 1) * sizeof(**ts));
-			(*ts)[n] = (struct leaving){.tid = stop.tid,
-						    .stopped = true};
-			n++;
-			stopped++;
-			continue;
-		}
-		if (!l) {
-			dispatch(s, &stop);
-			continue;
-		}
-		/* a stop inside fork, clone or exec: the call finishes first
-		 * (a system call made through the thread now would take the
-		 * place of its result), and the interrupt comes again */
-		if (!l->stopped &&
-		    (stop.event == TEV_FORK || stop.event == TEV_CLONE ||
-		     stop.event == TEV_EXEC)) {
-			dispatch(s, &stop);
-			if (target_interrupt(stop.tid) < 0) {
-				l->gone = l->stopped = true;
-				stopped++;
-			}
-			continue;
-		}
-		if (stop.event == TEV_BREAKPOINT) {
-			/* at ours, it is on the instruction still */
-			if (!at_breakpoint(p, &stop))
-				l->sig = stop.sig;
-		} else if (stop.event == TEV_SIGNAL) {
-			l->sig = stop.sig;
-		} else if (stop.event == TEV_EXITED ||
-			   stop.event == TEV_KILLED) {
-			l->gone = true;
-		}
-		if (!l->stopped) {
-			l->stopped = true;
-			stopped++;
+/* A thread born in process P while it is let go comes stopped at its
+ * start: it is let go with the others. True when TID is one. */
+bool joins_leaving(struct session *s, pid_t tid)
+{
+	pid_t tgid = target_tgid(tid);
+
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct process *p = s->procs[i];
+
+		if (p->target.pid == tgid && p->detach == DETACH_STOPPING) {
+			thread_add(s, tid, p)->wait = TW_STOPPED;
+			return true;
 		}
 	}
-	return n;
+	return false;
 }
 
 /* Moves a stopped thread out of the out-of-line area by stepping it: a
@@ -141,8 +120,8 @@ static void clear_pushed_trap_flag(const struct process *p, pid_t tid)
  * stepped: a step through its pushf would leave the trap flag in the
  * flags its popf takes back), stopped by a breakpoint where the
  * displaced instructions begin. */
-static void run_stub_out(const struct process *p, pid_t tid, uint64_t exit,
-			 int *sig)
+static void run_stub_out(struct session *s, const struct process *p, pid_t tid,
+			 uint64_t exit, int *sig)
 {
 	static const uint8_t bp_insn = BP_INSN;
 	struct user_regs_struct regs;
@@ -166,16 +145,19 @@ static void run_stub_out(const struct process *p, pid_t tid, uint64_t exit,
 			target_set_pc(tid, regs.rip + 1);
 			continue;
 		}
-		if (stop.event == TEV_SIGNAL || stop.event == TEV_BREAKPOINT)
+		if (stop.event == TEV_SIGNAL || stop.event == TEV_BREAKPOINT) {
 			*sig = stop.sig;
-		else if (stop.event != TEV_START &&
-			 stop.event != TEV_GROUP_STOP)
+		} else if (stop.event != TEV_START &&
+			   stop.event != TEV_GROUP_STOP) {
+			keep_end(s, &stop);
 			break;
+		}
 	}
 	target_write(&p->target, exit, &orig, 1);
 }
 
-void leave_xol(const struct process *p, pid_t tid, int *sig, bool all_stopped)
+void leave_xol(struct session *s, const struct process *p, pid_t tid, int *sig,
+	       bool all_stopped)
 {
 	struct user_regs_struct regs;
 	uint64_t exit;
@@ -183,7 +165,7 @@ void leave_xol(const struct process *p, pid_t tid, int *sig, bool all_stopped)
 	/* the breakpoint at the stub's end would stop any thread there */
 	if (all_stopped && p->image && target_get_regs(tid, &regs) == 0 &&
 	    (exit = image_stub_exit(p->image, regs.rip)))
-		run_stub_out(p, tid, exit, sig);
+		run_stub_out(s, p, tid, exit, sig);
 
 	/* a copy is a few instructions that end in a jump back */
 	for (int steps = 0; steps < 16; steps++) {
@@ -203,12 +185,16 @@ void leave_xol(const struct process *p, pid_t tid, int *sig, bool all_stopped)
 			clear_pushed_trap_flag(p, tid);
 		/* a signal waits for the detach; an interrupt is no step; a
 		 * step over a system call (a stub's) ends with TRAP_BRKPT */
-		if (stop.event == TEV_SIGNAL)
+		if (stop.event == TEV_SIGNAL) {
 			*sig = stop.sig;
-		else if (stop.event != TEV_STEPPED && stop.event != TEV_START &&
-			 stop.event != TEV_GROUP_STOP &&
-			 !(stop.event == TEV_BREAKPOINT && stop.sig == SIGTRAP))
+		} else if (stop.event != TEV_STEPPED &&
+			   stop.event != TEV_START &&
+			   stop.event != TEV_GROUP_STOP &&
+			   !(stop.event == TEV_BREAKPOINT &&
+			     stop.sig == SIGTRAP)) {
+			keep_end(s, &stop);
 			return;
+		}
 	}
 }
 
@@ -217,7 +203,8 @@ void leave_xol(const struct process *p, pid_t tid, int *sig, bool all_stopped)
  * kill the process once let go. It is taken here: the thread goes on
  * until the signal stops it, at once (on a breakpoint, it is still on
  * the instruction). */
-static void drain_traps(const struct process *p, pid_t tid, int *sig)
+static void drain_traps(struct session *s, const struct process *p, pid_t tid,
+			int *sig)
 {
 	for (int i = 0; i < 4 && (target_signal_pending(tid, SIGTRAP) ||
 				  target_signal_pending(tid, SIGSEGV));
@@ -233,6 +220,7 @@ static void drain_traps(const struct process *p, pid_t tid, int *sig)
 			*sig = stop.sig;
 		} else if (stop.event == TEV_EXITED ||
 			   stop.event == TEV_KILLED || stop.event == TEV_EXIT) {
+			keep_end(s, &stop);
 			return;
 		}
 	}
@@ -319,14 +307,22 @@ static void release_areas(struct session *s, struct process *p,
 			 (int)p->target.pid, strerror(errno));
 }
 
-/* Lets process P go on without us: every breakpoint out of its memory,
- * every thread out of the copies, then each one detached. The calls it
- * is in end now. */
-void detach_process(struct session *s, struct process *p)
+/* Lets process P go on without us, every thread of it stopped: every
+ * breakpoint out of its memory, every thread out of the copies, then
+ * each one detached. The calls it is in end now. */
+static void let_go(struct session *s, struct process *p)
 {
-	struct leaving *ts;
-	size_t n = stop_threads_of(s, p, &ts);
+	struct leaving *ts = xcalloc(s->nthreads + 1, sizeof(*ts));
+	size_t n = 0;
 
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		if (th->proc == p)
+			ts[n++] = (struct leaving){.tid = th->tid,
+						   .sig = th->sig,
+						   .gone = th->wait == TW_GONE};
+	}
 	drain_ring(s, p);
 	/* the calls that end here must not arm the allocator again */
 	p->leaving = true;
@@ -336,10 +332,10 @@ void detach_process(struct session *s, struct process *p)
 	for (size_t i = 0; i < n; i++) {
 		if (ts[i].gone)
 			continue;
-		drain_traps(p, ts[i].tid, &ts[i].sig);
+		drain_traps(s, p, ts[i].tid, &ts[i].sig);
 		if (p->image)
-			leave_xol(p, ts[i].tid, &ts[i].sig, true);
-		drain_traps(p, ts[i].tid, &ts[i].sig);
+			leave_xol(s, p, ts[i].tid, &ts[i].sig, true);
+		drain_traps(s, p, ts[i].tid, &ts[i].sig);
 	}
 	forget_ring(s, p, ts, n);
 	release_areas(s, p, ts, n);
@@ -348,21 +344,103 @@ void detach_process(struct session *s, struct process *p)
 			target_detach(ts[i].tid, ts[i].sig);
 	}
 	free(ts);
-	if (p != s->procs[0])
+	p->detach = DETACH_DONE;
+	if (p != s->procs[0]) {
 		process_remove(s, p);
-}
-
-void profiler_detach(struct session *s)
-{
-	for (size_t i = s->nprocs; i-- > 1;)
-		detach_process(s, s->procs[i]);
-	if (!s->done) {
-		detach_process(s, s->procs[0]);
+	} else if (!s->done) {
 		s->status.how = RUN_DETACHED;
 		s->status.code = 0;
 		s->done = true;
 	}
+}
+
+/* Whether a thread steps in P's memory, or one of P's is held or
+ * stepped: the int3 it stepped over goes back first. */
+static bool steps_in(const struct session *s, const struct process *p)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *th = &s->threads[i];
+
+		if (th->proc == p && th->wait != TW_RUNNING)
+			return true;
+		if ((th->wait == TW_HOLDING || th->wait == TW_STEPPING) &&
+		    (th->proc->image == p->image || th->proc->borrowed))
+			return true;
+	}
+	return false;
+}
+
+/* Whether every thread of P has stopped (or ended). One running is
+ * interrupted: all of them at first, then one that was handled as usual
+ * (a fork, a clone, an exec: an exec makes its thread anew). */
+static bool all_stopped(struct session *s, const struct process *p)
+{
+	bool all = true;
+
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct thread *th = &s->threads[i];
+
+		if (th->proc != p)
+			continue;
+		if (th->wait == TW_RUNNING) {
+			th->sig = 0;
+			th->wait = target_interrupt(th->tid) < 0 ? TW_GONE
+								 : TW_STOPPING;
+		}
+		all = all && th->wait != TW_STOPPING;
+	}
+	return all;
+}
+
+/* Takes each process being let go a step further: its threads stopped
+ * once no step is under way in its memory, then let go once they all
+ * have. Called by the loop after each stop. */
+void detach_progress(struct session *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		struct process *p = s->procs[i];
+
+		if (p->detach == DETACH_WAITING && !steps_in(s, p))
+			p->detach = DETACH_STOPPING;
+		if (p->detach == DETACH_STOPPING && all_stopped(s, p)) {
+			let_go(s, p);
+			/* the list changed: from the start again */
+			i = (size_t)-1;
+		}
+	}
+}
+
+/* Whether a process is being let go. */
+bool detaching(const struct session *s)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i]->detach == DETACH_WAITING ||
+		    s->procs[i]->detach == DETACH_STOPPING)
+			return true;
+	}
+	return false;
+}
+
+/* Starts letting process P go; the loop drives it to the end. */
+void detach_start(struct session *s, struct process *p)
+{
+	if (p->detach == DETACH_NO)
+		p->detach = DETACH_WAITING;
+	detach_progress(s);
+}
+
+/* Lets every process go (Ctrl-C, --duration, the end of the first one):
+ * the loop runs until they are. */
+void profiler_detach(struct session *s)
+{
+	for (size_t i = s->nprocs; i-- > 1;)
+		detach_start(s, s->procs[i]);
+	if (!s->done)
+		detach_start(s, s->procs[0]);
+	run_until_let_go(s);
 	/* children that started while the first one was let go */
-	while (s->nprocs > 1)
-		detach_process(s, s->procs[s->nprocs - 1]);
+	while (s->nprocs > 1) {
+		detach_start(s, s->procs[s->nprocs - 1]);
+		run_until_let_go(s);
+	}
 }

@@ -318,7 +318,7 @@ void on_signal(struct session *s, const struct stop *stop)
 			target_resume(stop->tid, stop->sig);
 			return;
 		}
-		leave_xol(p, stop->tid, &later, false);
+		leave_xol(s, p, stop->tid, &later, false);
 		/* one that came during the steps comes again */
 		if (later)
 			syscall(SYS_tgkill, p->target.pid, stop->tid, later);

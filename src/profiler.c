@@ -52,20 +52,32 @@ bool is_queued(const struct session *s, pid_t tid)
 	return false;
 }
 
-/* The next stop: a queued one first; otherwise waits (BLOCK: through
- * signals). */
-int next_stop(struct session *s, struct stop *stop, bool block)
+/* The next stop: a queued one first, unless its thread is still held;
+ * otherwise waits (BLOCK: through signals). 1 when it was queued (it was
+ * counted then), 0 when new, -1 with errno. */
+static int next_stop(struct session *s, struct stop *stop, bool block)
 {
-	if (s->nqueued) {
-		*stop = s->queued[0];
-		memmove(s->queued, s->queued + 1,
-			--s->nqueued * sizeof(*s->queued));
-		return 0;
+	struct stop ended;
+
+	/* met by a wait on one thread: counted here, handled in turn */
+	while (target_kept(&ended) == 0) {
+		s->stats.stops++;
+		queue_stop(s, &ended);
+	}
+	for (size_t i = 0; i < s->nqueued; i++) {
+		if (held_back(s, thread_find(s, s->queued[i].tid),
+			      s->queued[i].tid))
+			continue;
+		*stop = s->queued[i];
+		s->nqueued--;
+		memmove(s->queued + i, s->queued + i + 1,
+			(s->nqueued - i) * sizeof(*s->queued));
+		return 1;
 	}
 	return block ? target_wait(-1, stop) : target_wait_once(-1, stop);
 }
 
-void dispatch(struct session *s, const struct stop *stop)
+static void dispatch(struct session *s, const struct stop *stop)
 {
 	pid_t tid = stop->tid;
 	struct thread *th;
@@ -111,10 +123,80 @@ void dispatch(struct session *s, const struct stop *stop)
 	}
 }
 
-int profiler_run(struct session *s)
+/* Hands STOP to what its thread waits for (a step, a hold, its
+ * process being let go); what is left is dispatched. Then any process
+ * being let go is taken a step further. */
+static void route(struct session *s, const struct stop *stop)
+{
+	struct thread *th = thread_find(s, stop->tid);
+	bool handle = true;
+
+	switch (th ? th->wait : TW_RUNNING) {
+	case TW_RUNNING:
+		if (held_back(s, th, stop->tid)) {
+			queue_stop(s, stop);
+			handle = false;
+		} else if (!th && stop->event == TEV_START && detaching(s)) {
+			handle = !joins_leaving(s, stop->tid);
+		}
+		break;
+	case TW_HOLDING:
+	case TW_STEPPING:
+		handle = step_stopped(s, th, stop);
+		break;
+	case TW_HELD:
+	case TW_HELD_STOPPED:
+		held_stopped(s, th, stop);
+		handle = false;
+		break;
+	case TW_STOPPING:
+	case TW_STOPPED:
+	case TW_GONE:
+		handle = leaving_stopped(th, stop);
+		break;
+	}
+	if (handle)
+		dispatch(s, stop);
+	if (detaching(s))
+		detach_progress(s);
+}
+
+/* Takes the next stop and routes it: -1 with errno when none came (a
+ * signal of ours came first: EINTR). */
+static int one_stop(struct session *s)
 {
 	struct stop stop;
+	int got = next_stop(s, &stop, false);
+	double t0;
 
+	if (got < 0)
+		return -1;
+	t0 = now();
+	/* a queued stop was counted when it came */
+	if (got == 0)
+		s->stats.stops++;
+	route(s, &stop);
+	s->stats.tracer_seconds += now() - t0;
+	return 0;
+}
+
+void run_until_let_go(struct session *s)
+{
+	while (detaching(s)) {
+		if (one_stop(s) == 0 || errno == EINTR)
+			continue;
+		/* nothing left to wait for: what was being let go is gone */
+		for (size_t i = 0; i < s->nthreads; i++) {
+			if (s->threads[i].wait == TW_STOPPING)
+				s->threads[i].wait = TW_GONE;
+		}
+		detach_progress(s);
+		break;
+	}
+}
+
+int profiler_run(struct session *s)
+{
 	while (!s->done) {
 		if (s->tick && *s->tick) {
 			*s->tick = 0;
@@ -126,7 +208,7 @@ int profiler_run(struct session *s)
 			profiler_detach(s);
 			break;
 		}
-		if (next_stop(s, &stop, false) < 0) {
+		if (one_stop(s) < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == ECHILD)
@@ -135,10 +217,6 @@ int profiler_run(struct session *s)
 					     "%s: waiting for it failed: %s",
 					     strerror(errno));
 		}
-		double t0 = now();
-		s->stats.stops++;
-		dispatch(s, &stop);
-		s->stats.tracer_seconds += now() - t0;
 	}
 	drain_rings(s);
 	s->stats.wall_seconds = now() - s->stats.wall_seconds;
@@ -146,7 +224,8 @@ int profiler_run(struct session *s)
 		return s->fatal;
 	/* forked processes that outlive the first one go on without us */
 	for (size_t i = s->nprocs; i-- > 1;)
-		detach_process(s, s->procs[i]);
+		detach_start(s, s->procs[i]);
+	run_until_let_go(s);
 	for (size_t i = 0; i < s->nprocs; i++)
 		end_threads_of(s, s->procs[i], s->procs[i]->sampler.last);
 	if (s->heap && s->status.how == RUN_EXITED)

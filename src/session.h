@@ -29,6 +29,15 @@ struct frame {
 	uint64_t ret_addr;
 };
 
+/* How far the letting go of a process is: it waits for the steps in
+ * its memory to end, then for each of its threads to stop. */
+enum detach_phase {
+	DETACH_NO,
+	DETACH_WAITING,	 /* a step in its memory ends first */
+	DETACH_STOPPING, /* its threads are interrupted */
+	DETACH_DONE,	 /* let go (the first process stays listed) */
+};
+
 /* A traced process: its memory, its RSS and the image it runs. */
 struct process {
 	struct target target; /* target.pid is the process id */
@@ -45,6 +54,7 @@ struct process {
 	/* a vfork child not profiled: it runs in its parent's memory, our
 	 * int3s and all, and is traced only until it execs or exits */
 	bool borrowed;
+	enum detach_phase detach; /* being let go: how far */
 };
 
 /* An allocator call under way (--heap): what it was asked, and where it
@@ -55,8 +65,32 @@ struct alloc_call {
 	uint64_t sp, ret;
 };
 
+/* What a thread waits for: the loop routes its next stop by it (a thread
+ * stepped, or held for another's step, or stopping to be let go, is not
+ * dispatched as usual). */
+enum thread_wait {
+	TW_RUNNING,	 /* nothing: its stops are dispatched as they come */
+	TW_HOLDING,	 /* stopped at a breakpoint to be stepped over, until
+			  * the threads it holds have stopped */
+	TW_STEPPING,	 /* stepped over the breakpoint at step_addr */
+	TW_HELD,	 /* interrupted while another thread steps */
+	TW_HELD_STOPPED, /* stopped for it: goes on when the step ends */
+	TW_STOPPING,	 /* interrupted: its process is being let go */
+	TW_STOPPED,	 /* stopped, to be let go */
+	TW_GONE,	 /* ended while its process was being let go */
+};
+
 struct thread {
 	pid_t tid;
+	enum thread_wait wait;
+	uint64_t step_addr; /* TW_HOLDING, TW_STEPPING: the breakpoint */
+	size_t holding;	    /* TW_HOLDING: held threads not stopped yet */
+	pid_t holder;	    /* TW_HELD*: the thread that steps */
+	/* a signal that waits for the step to end, or that the thread is
+	 * owed when it is let go */
+	int sig;
+	uint64_t more_sigs; /* others that came during the step (bit n-1) */
+	bool group_stop;    /* TW_HELD_STOPPED: listens, not runs, after */
 	struct process *proc;
 	struct frame *frames;
 	size_t depth, cap;
@@ -88,11 +122,13 @@ struct session {
 	bool *found; /* per --func: found in some image */
 	struct thread *threads;
 	size_t nthreads;
-	/* stops of threads held while another one was stepped: handled
-	 * before any new one, in order */
+	/* stops kept for later: a held thread's (handled once the step it
+	 * waits for ends), or one a short wait on another thread met;
+	 * handled before any new one, in order */
 	struct stop *queued;
 	size_t nqueued, queued_cap;
 	size_t in_vfork; /* threads in_vfork */
+	size_t stepping; /* threads TW_HOLDING or TW_STEPPING */
 	struct run_status status;
 	struct stats stats;
 	/* the program's pid as soon as it is forked, for a signal handler

@@ -16,12 +16,6 @@
 #include "tracer.h"
 #include "util.h"
 
-/* A thread of the program stopped while another one is stepped. */
-struct held {
-	pid_t tid;
-	bool group_stop; /* goes on listening, not running */
-};
-
 /* Whether thread TID cannot run now: stopped already (its stop may be
  * taken by a caller up the stack, so an interrupt would never be
  * reported), or blocked in the kernel where an interrupt cannot reach
@@ -52,54 +46,46 @@ static bool same_memory(const struct thread *a, const struct thread *b)
 		(a->proc->borrowed || b->proc->borrowed));
 }
 
-/* Stops every other running thread in TH's memory, so that none runs
- * past the breakpoint while its int3 is out; returns them in *HELD. A
- * thread that stops for another reason first is queued, its stop
- * handled later. */
-static size_t hold_others(struct session *s, const struct thread *th,
-			  struct held **held)
+/* Interrupts every other running thread in TH's memory, so that none
+ * runs past the breakpoint while its int3 is out: TW_HELD until its stop
+ * comes. A thread stopped already (its stop not handled yet) or blocked
+ * in the kernel is not interrupted: a stop of it while the step is under
+ * way is kept for after (held_back). */
+static void hold_others(struct session *s, struct thread *th)
 {
-	size_t n = 0, k = 0;
-
-	*held = NULL;
 	for (size_t i = 0; i < s->nthreads; i++) {
-		const struct thread *o = &s->threads[i];
+		struct thread *o = &s->threads[i];
 
-		if (o->tid == th->tid || !same_memory(o, th) || o->in_vfork ||
-		    is_queued(s, o->tid) || is_blocked(o->tid) ||
+		if (o == th || o->wait != TW_RUNNING || !same_memory(o, th) ||
+		    o->in_vfork || is_queued(s, o->tid) || is_blocked(o->tid) ||
 		    target_interrupt(o->tid) < 0)
 			continue;
-		*held = xrealloc(*held, (n + 1) * sizeof(**held));
-		(*held)[n++] = (struct held){.tid = o->tid};
+		o->wait = TW_HELD;
+		o->holder = th->tid;
+		o->group_stop = false;
+		th->holding++;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct stop stop;
-
-		if (target_wait((*held)[i].tid, &stop) < 0)
-			continue;
-		if (stop.event == TEV_START || stop.event == TEV_GROUP_STOP) {
-			/* a queued stop is counted when it is handled */
-			s->stats.stops++;
-			(*held)[k] = (*held)[i];
-			(*held)[k++].group_stop = stop.event == TEV_GROUP_STOP;
-		} else {
-			/* its own stop came first: the interrupt comes
-			 * later, and is only resumed */
-			queue_stop(s, &stop);
-		}
-	}
-	return k;
 }
 
-static void release_held(struct held *held, size_t n)
+/* The threads TH held go on: those with a stop of their own kept are
+ * left to it (its handling resumes them). */
+static void release_held(struct session *s, const struct thread *th)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (held[i].group_stop)
-			target_listen(held[i].tid);
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct thread *o = &s->threads[i];
+		bool stopped = o->wait == TW_HELD_STOPPED;
+
+		if ((o->wait != TW_HELD && !stopped) || o->holder != th->tid)
+			continue;
+		/* still TW_HELD: its interrupt comes later, and is resumed */
+		o->wait = TW_RUNNING;
+		if (!stopped || is_queued(s, o->tid))
+			continue;
+		if (o->group_stop)
+			target_listen(o->tid);
 		else
-			target_resume(held[i].tid, 0);
+			target_resume(o->tid, 0);
 	}
-	free(held);
 }
 
 /* Whether the instruction under BP is a system call, which may wait for
@@ -113,53 +99,140 @@ static bool is_syscall(const struct target *t, const struct breakpoint *bp)
 	       (next == 0x05 || next == 0x34);
 }
 
-/* Runs the instruction under a breakpoint with its original byte, then
- * puts the int3 back; the process's other threads are held meanwhile.
- * Stops of this thread that come meanwhile are handled after; a signal
- * waits for the step to end. */
+/* The step of TH ends (or never began): the int3 back if it was out, the
+ * held threads released, and TH resumed with the signal that waited
+ * (RESUME), or left to the stop that ended it. One resume delivers one
+ * signal: any other that came during the step is sent again. */
+static void end_step(struct session *s, struct thread *th, bool resume)
+{
+	static const uint8_t int3 = BP_INSN;
+
+	if (th->wait == TW_STEPPING)
+		target_write(&th->proc->target, th->step_addr, &int3, 1);
+	th->wait = TW_RUNNING;
+	s->stepping--;
+	release_held(s, th);
+	if (resume && target_resume(th->tid, th->sig) == 0) {
+		for (int sig = 1; sig <= 64; sig++) {
+			if (th->more_sigs & (1ull << (sig - 1)))
+				syscall(SYS_tgkill, th->proc->target.pid,
+					th->tid, sig);
+		}
+	}
+	th->more_sigs = 0;
+}
+
+/* Every held thread has stopped: the original byte goes in, and TH
+ * runs the one instruction. */
+static void start_step(struct session *s, struct thread *th)
+{
+	const struct target *t = &th->proc->target;
+	const struct breakpoint *bp =
+		th->proc->image ? bp_find(th->proc->image->bps, th->step_addr)
+				: NULL;
+
+	if (!bp || target_set_pc(th->tid, th->step_addr) < 0 ||
+	    target_write(t, th->step_addr, &bp->orig, 1) < 0) {
+		end_step(s, th, false);
+		return;
+	}
+	th->wait = TW_STEPPING;
+	if (target_step(th->tid) < 0)
+		end_step(s, th, false);
+}
+
+/* Starts running the instruction under a breakpoint with its original
+ * byte, the process's other threads held meanwhile; the loop takes it
+ * on from there (step_stopped, held_stopped). */
 void step_over(struct session *s, struct thread *th,
 	       const struct breakpoint *bp)
 {
-	static const uint8_t int3 = BP_INSN;
-	const struct target *t = &th->proc->target;
-	pid_t tid = th->tid;
-	uint64_t addr = bp->addr;
-	struct held *held = NULL;
-	size_t nheld = 0;
-	struct stop stop;
-	int sig = 0;
-
 	s->stats.stepped++;
-	if (!is_syscall(t, bp))
-		nheld = hold_others(s, th, &held);
-	if (target_set_pc(tid, addr) < 0 ||
-	    target_write(t, addr, &bp->orig, 1) < 0 || target_step(tid) < 0) {
-		release_held(held, nheld);
+	th->wait = TW_HOLDING;
+	th->step_addr = bp->addr;
+	th->holding = 0;
+	th->sig = 0;
+	th->more_sigs = 0;
+	s->stepping++;
+	if (!is_syscall(&th->proc->target, bp))
+		hold_others(s, th);
+	if (!th->holding)
+		start_step(s, th);
+}
+
+/* A stop of TH, held for another thread's step: its interrupt (or a
+ * group stop) is recorded, the step starting once every held thread
+ * has stopped; a stop of its own is kept until the step ends (its
+ * interrupt comes later, and is only resumed). */
+void held_stopped(struct session *s, struct thread *th, const struct stop *stop)
+{
+	struct thread *holder;
+
+	if (th->wait == TW_HELD_STOPPED) {
+		queue_stop(s, stop);
 		return;
 	}
-	for (;;) {
-		if (target_wait(tid, &stop) < 0)
-			break;
-		s->stats.stops++;
-		if (stop.event == TEV_STEPPED)
-			break;
-		if (stop.event == TEV_SIGNAL) {
-			sig = stop.sig;
-			if (target_step(tid) == 0)
-				continue;
-			break;
+	if (stop->event == TEV_START || stop->event == TEV_GROUP_STOP)
+		th->group_stop = stop->event == TEV_GROUP_STOP;
+	else
+		queue_stop(s, stop);
+	th->wait = TW_HELD_STOPPED;
+	holder = thread_find(s, th->holder);
+	if (holder && holder->wait == TW_HOLDING && !--holder->holding)
+		start_step(s, holder);
+}
+
+/* A stop of TH, which steps: the step's end finishes it; a signal waits
+ * for it (stepped again), as an interrupt does. Any other stop (the
+ * thread exits, or is killed) ends the step, and is handled as usual:
+ * true. */
+bool step_stopped(struct session *s, struct thread *th, const struct stop *stop)
+{
+	if (th->wait == TW_STEPPING) {
+		if (stop->event == TEV_STEPPED) {
+			end_step(s, th, true);
+			return false;
 		}
-		/* a stop, or an interrupt of hold_others from before */
-		if ((stop.event == TEV_GROUP_STOP || stop.event == TEV_START) &&
-		    target_step(tid) == 0)
-			continue;
-		/* the thread is leaving (exit, death): nothing to step */
-		target_write(t, addr, &int3, 1);
-		release_held(held, nheld);
-		dispatch(s, &stop);
-		return;
+		if (stop->event == TEV_SIGNAL || stop->event == TEV_START ||
+		    stop->event == TEV_GROUP_STOP) {
+			if (stop->event == TEV_SIGNAL && !th->sig)
+				th->sig = stop->sig;
+			else if (stop->event == TEV_SIGNAL && stop->sig > 0 &&
+				 stop->sig <= 64)
+				th->more_sigs |= 1ull << (stop->sig - 1);
+			if (target_step(th->tid) < 0)
+				end_step(s, th, true);
+			return false;
+		}
 	}
-	target_write(t, addr, &int3, 1);
-	release_held(held, nheld);
-	target_resume(tid, sig);
+	end_step(s, th, false);
+	return true;
+}
+
+/* Whether a stop of thread TID (TH, NULL when it is new) waits: it is
+ * held for a step, or one runs in its memory. */
+bool held_back(struct session *s, const struct thread *th, pid_t tid)
+{
+	pid_t tgid = 0;
+
+	if (!s->stepping)
+		return false;
+	if (th && (th->wait == TW_HELD || th->wait == TW_HELD_STOPPED))
+		return true;
+	if (th && th->wait != TW_RUNNING)
+		return false;
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct thread *o = &s->threads[i];
+
+		if (o->wait != TW_HOLDING && o->wait != TW_STEPPING)
+			continue;
+		if (th && same_memory(o, th))
+			return true;
+		/* a thread just born: its process's */
+		if (!th && !tgid)
+			tgid = target_tgid(tid);
+		if (!th && o->proc->target.pid == tgid)
+			return true;
+	}
+	return false;
 }

@@ -468,6 +468,27 @@ static bool is_fault(int sig)
 	       sig == SIGFPE || sig == SIGSYS;
 }
 
+/* Stops that a wait on one thread met and had no use for (the thread
+ * ends): the tracer's loop takes them (target_kept). */
+#define KEPT_MAX 16
+static struct stop kept[KEPT_MAX];
+static size_t nkept;
+
+static void keep(const struct stop *stop)
+{
+	if (nkept < KEPT_MAX)
+		kept[nkept++] = *stop;
+}
+
+int target_kept(struct stop *stop)
+{
+	if (!nkept)
+		return -1;
+	*stop = kept[0];
+	memmove(kept, kept + 1, --nkept * sizeof(*kept));
+	return 0;
+}
+
 /* Waits for TID's int3 after the injected call at [STUB, STUB + LEN),
  * setting aside signals. A fault in the stub itself (a 32-bit process has
  * no syscall instruction) would come back at every resume: it ends the
@@ -497,6 +518,7 @@ static int wait_injected_trap(pid_t tid, uint64_t stub, size_t len,
 		case TEV_EXITED:
 		case TEV_KILLED:
 		case TEV_EXIT:
+			keep(&stop);
 			errno = ESRCH;
 			return -1;
 		default:
@@ -529,6 +551,9 @@ static void back_to_group_stop(pid_t tid, int *pending)
 	if (target_interrupt(tid) < 0 || target_resume(tid, 0) < 0)
 		return;
 	while (target_wait(tid, &stop) == 0) {
+		if (stop.event == TEV_EXITED || stop.event == TEV_KILLED ||
+		    stop.event == TEV_EXIT)
+			keep(&stop);
 		if (stop.event != TEV_SIGNAL)
 			return;
 		/* a signal that came meanwhile is sent again after */

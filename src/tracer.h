@@ -12,10 +12,9 @@
 double now(void);
 int program_error(struct session *s, int status, const char *fmt,
 		  const char *arg);
-void dispatch(struct session *s, const struct stop *stop);
 void queue_stop(struct session *s, const struct stop *stop);
 bool is_queued(const struct session *s, pid_t tid);
-int next_stop(struct session *s, struct stop *stop, bool block);
+void run_until_let_go(struct session *s);
 
 /* procs.c: processes and threads */
 uint64_t sample(struct session *s, struct process *p);
@@ -77,12 +76,22 @@ void drain_ring(struct session *s, struct process *p);
 void drain_rings(struct session *s);
 void drain_rings_before_stop(struct session *s);
 
-/* stepping.c */
+/* stepping.c: a step over a breakpoint, the other threads held */
 void step_over(struct session *s, struct thread *th,
 	       const struct breakpoint *bp);
+bool step_stopped(struct session *s, struct thread *th,
+		  const struct stop *stop);
+void held_stopped(struct session *s, struct thread *th,
+		  const struct stop *stop);
+bool held_back(struct session *s, const struct thread *th, pid_t tid);
 
-/* detach.c */
-void leave_xol(const struct process *p, pid_t tid, int *sig, bool all_stopped);
-void detach_process(struct session *s, struct process *p);
+/* detach.c: letting a process go */
+void leave_xol(struct session *s, const struct process *p, pid_t tid, int *sig,
+	       bool all_stopped);
+bool leaving_stopped(struct thread *th, const struct stop *stop);
+bool joins_leaving(struct session *s, pid_t tid);
+bool detaching(const struct session *s);
+void detach_start(struct session *s, struct process *p);
+void detach_progress(struct session *s);
 
 #endif
