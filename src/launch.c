@@ -75,8 +75,10 @@ int profiler_start(struct session *s)
 				     strerror(errno));
 	thread_add(s, p->target.pid, p);
 	check_peak(s, p);
-	/* with -f a function may come with a program executed later */
-	int ret = load_image(s, p, p->target.pid, !s->opts->follow_forks);
+	/* with -f a function may come with a program executed later; in a
+	 * script, with the program it executes */
+	int ret = load_image(s, p, p->target.pid,
+			     !s->opts->follow_forks && !s->script);
 	if (ret)
 		return ret;
 	start_clock(s);

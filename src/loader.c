@@ -263,8 +263,11 @@ void on_loader(struct session *s, struct thread *th)
 	}
 	/* a library unloaded: its sites are not to be written again */
 	agent_forget_unmapped(&p->target);
-	bool final =
-		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
+	/* only the program memprof started is refused for a missing
+	 * function (the one a script executes, or any program executed
+	 * later, would be stopped halfway) */
+	bool final = !img->libs_loaded && p == s->procs[0] &&
+		     !s->opts->follow_forks && !s->script && !s->exec_command;
 	img->libs_loaded = true;
 	find_allocs(s, p, th->tid);
 	int ret = search_specs(s, p, th->tid, final);

@@ -287,6 +287,15 @@ void on_exec(struct session *s, pid_t tid)
 	p->sampler.hidden = 0;
 	image_put(p->image);
 	p->image = NULL;
+	/* --heap: the allocator is the new program's, to be found again */
+	p->allocs_found = p->allocs_armed = p->frees_armed = false;
+	/* the program memprof started is this one now (a wrapper script's
+	 * exec): the report and the exit line name it */
+	if (p == s->procs[0]) {
+		cli_free_command(s->exec_command);
+		s->exec_command = cli_command_of(tid);
+		s->command = s->exec_command;
+	}
 	/* the same id, but a new address space */
 	agent_free(&p->target);
 	target_close(&p->target);

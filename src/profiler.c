@@ -164,5 +164,6 @@ void profiler_end(struct session *s)
 		process_free(s->procs[i]);
 	free(s->procs);
 	free(s->found);
+	cli_free_command(s->exec_command);
 	account_free(s->acct);
 }

@@ -82,6 +82,10 @@ struct session {
 	const struct options *opts;
 	const char *program;	/* the resolved path (not when attaching) */
 	char **command;		/* the command for the report */
+	/* the command of the program the first process executed in place
+	 * (owned; it replaces command), or NULL */
+	char **exec_command;
+	bool script; /* the program is a script: its interpreter runs */
 	struct process **procs; /* procs[0] is the one we started */
 	size_t nprocs;
 	struct account *acct;
