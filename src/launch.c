@@ -56,6 +56,7 @@ int profiler_start(struct session *s)
 
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	s->missing = xcalloc(s->opts->nfuncs, sizeof(*s->missing));
 	s->heap = s->opts->heap;
 	choose_engine(s);
 	if (target_spawn(&t, s->program, s->opts->argv, s->spawned_pid) < 0) {
@@ -133,6 +134,7 @@ int profiler_attach(struct session *s, pid_t pid)
 
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	s->missing = xcalloc(s->opts->nfuncs, sizeof(*s->missing));
 	s->heap = s->opts->heap;
 	choose_engine(s);
 	if (target_attach(&t, pid, &threads, &n) < 0)

@@ -262,15 +262,8 @@ static struct report_stats stats_of(const struct stats *st)
  * program. */
 static int exit_status(const struct session *s)
 {
-	bool missing = false;
+	bool missing = profiler_report_missing(s) != 0;
 
-	for (size_t i = 0; i < s->opts->nfuncs; i++) {
-		if (!s->found[i]) {
-			warn_msg("no function '%s' in any program that ran",
-				 s->opts->funcs[i]);
-			missing = true;
-		}
-	}
 	if (s->status.how == RUN_SIGNALED) {
 		int sig = s->status.code;
 		warn_msg("%s killed by signal %d (SIG%s)", s->command[0], sig,

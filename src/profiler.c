@@ -164,6 +164,11 @@ void profiler_end(struct session *s)
 		process_free(s->procs[i]);
 	free(s->procs);
 	free(s->found);
+	for (size_t i = 0; s->missing && i < s->opts->nfuncs; i++) {
+		free(s->missing[i].msg);
+		free(s->missing[i].where);
+	}
+	free(s->missing);
 	cli_free_command(s->exec_command);
 	account_free(s->acct);
 }

@@ -78,18 +78,24 @@ struct stats {
 	double wall_seconds;
 };
 
+/* A --func not found yet: what its last lookup said. */
+struct missing {
+	int res;     /* enum debuginfo_result; DI_FOUND: never looked up */
+	char *msg;   /* close names, or the library it is about */
+	char *where; /* the program it was looked for in */
+	bool said;   /* "not loaded yet" was said */
+};
+
 struct session {
 	const struct options *opts;
 	const char *program;	/* the resolved path (not when attaching) */
 	char **command;		/* the command for the report */
-	/* the command of the program the first process executed in place
-	 * (owned; it replaces command), or NULL */
-	char **exec_command;
-	bool script; /* the program is a script: its interpreter runs */
 	struct process **procs; /* procs[0] is the one we started */
 	size_t nprocs;
 	struct account *acct;
 	bool *found; /* per --func: found in some image */
+	/* per --func: why it is not found yet */
+	struct missing *missing;
 	struct thread *threads;
 	size_t nthreads;
 	/* stops of threads held while another one was stepped: handled
@@ -116,6 +122,10 @@ struct session {
 	bool heap; /* --heap */
 	bool jump; /* --engine jump, and the program could take a ring */
 	int fatal; /* memprof's exit status when it must stop at once */
+	/* the command of the program the first process executed in place
+	 * (owned; it replaces command), or NULL */
+	char **exec_command;
+	bool script; /* the program is a script: its interpreter runs */
 };
 
 #endif
