@@ -239,6 +239,8 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
 		}
 		img->ring_addr = p->ring.addr;
 		p->sampler.hidden = PAGE_ROUND(RING_BYTES);
+		if (threads_of(s, p) > 1)
+			count_faults(p);
 	}
 	pcs = xcalloc(s->nthreads + 1, sizeof(*pcs));
 	for (size_t i = 0; i < s->nthreads; i++) {

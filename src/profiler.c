@@ -85,7 +85,7 @@ void dispatch(struct session *s, const struct stop *stop)
 		/* memory is still there: the last figures are true ones */
 		th = thread_find(s, tid);
 		if (th)
-			thread_end(s, th, sample(s, th->proc));
+			thread_end(s, th, thread_sample(s, th));
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:

@@ -45,6 +45,10 @@ struct process {
 	/* a vfork child not profiled: it runs in its parent's memory, our
 	 * int3s and all, and is traced only until it execs or exits */
 	bool borrowed;
+	/* at its last line event (any thread's): RSS and minor faults
+	 * (minflt 0: not read), for charging each thread its own pages */
+	uint64_t rss_seen;
+	uint32_t minflt_seen;
 };
 
 /* An allocator call under way (--heap): what it was asked, and where it
@@ -65,6 +69,11 @@ struct thread {
 	/* it made a vfork child and waits in the kernel until the child
 	 * execs or exits: an interrupt cannot stop it meanwhile */
 	bool in_vfork;
+	/* the RSS its events are given: RSS at its first event, plus what
+	 * it made resident since (thread_view); its minor faults then */
+	int64_t view;
+	bool viewed;
+	uint32_t minflt; /* 0: not read */
 };
 
 struct stats {

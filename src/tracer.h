@@ -19,6 +19,10 @@ int next_stop(struct session *s, struct stop *stop, bool block);
 
 /* procs.c: processes and threads */
 uint64_t sample(struct session *s, struct process *p);
+uint64_t thread_view(struct session *s, struct thread *th, uint64_t rss,
+		     uint32_t minflt, uint32_t proc_minflt);
+uint64_t thread_sample(struct session *s, struct thread *th);
+void count_faults(struct process *p);
 struct process *process_new(struct session *s, pid_t pid);
 void process_free(struct process *p);
 void process_remove(struct session *s, struct process *p);
