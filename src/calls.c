@@ -58,7 +58,8 @@ void end_threads_of(struct session *s, const struct process *p, uint64_t rss)
 {
 	for (size_t i = 0; i < s->nthreads;) {
 		if (s->threads[i].proc == p)
-			thread_end(s, &s->threads[i], rss);
+			thread_end(s, &s->threads[i],
+				   thread_view(s, &s->threads[i], rss, 0, 0));
 		else
 			i++;
 	}
@@ -264,7 +265,7 @@ void on_return_site(struct session *s, struct thread *th,
 		release_return(s, th->proc, c.ret);
 	}
 	if (th->depth && th->frames[th->depth - 1].sp < sp)
-		pop_dead_frames(s, th, sp, sample(s, th->proc));
+		pop_dead_frames(s, th, sp, thread_sample(s, th));
 }
 
 /* The function jumps to another one, which will return to our caller:

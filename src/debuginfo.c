@@ -109,6 +109,43 @@ uint64_t debuginfo_symbol(struct debuginfo *di, const char *module,
 	return ss.addr;
 }
 
+/* Whether symbol NAME (maybe NAME@VERSION) is one of NAMES. */
+static bool named_in(const char *name, const char *const names[])
+{
+	size_t len = strcspn(name, "@");
+
+	for (size_t i = 0; names[i]; i++) {
+		if (strlen(names[i]) == len &&
+		    strncmp(name, names[i], len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int find_import(Dwfl_Module *mod, void **userdata, const char *name,
+		       Dwarf_Addr start, void *arg)
+{
+	const char *const *names = arg;
+	int n = dwfl_module_getsymtab(mod);
+
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *sname = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							    &shndx, NULL, NULL);
+
+		if (sname && shndx == SHN_UNDEF && named_in(sname, names))
+			return DWARF_CB_ABORT;
+	}
+	return DWARF_CB_OK;
+}
+
+bool debuginfo_imports(struct debuginfo *di, const char *const names[])
+{
+	return dwfl_getmodules(di->dwfl, find_import, (void *)names, 0) > 0;
+}
+
 void debuginfo_close(struct debuginfo *di)
 {
 	if (!di)
@@ -142,10 +179,11 @@ struct search {
 	struct suggest *suggest;
 	struct func_info **found;
 	size_t nfound;
-	bool inline_only; /* a match with no code: inlined everywhere */
-	bool by_symbols;  /* look up through the symbol table and the CU
-			   * index rather than walk every DIE */
-	char *base;	  /* the spec's last name, as symbols have it */
+	bool inline_only;	 /* a match with no code: inlined everywhere */
+	Dwfl_Module *inline_mod; /* the module it was in */
+	bool by_symbols;	 /* look up through the symbol table and the CU
+				  * index rather than walk every DIE */
+	char *base;		 /* the spec's last name, as symbols have it */
 };
 
 static bool path_matches(const char *path, const char *file)
@@ -716,6 +754,7 @@ static int visit_func(Dwarf_Die *die, void *arg)
 		    (!s->file || decl_matches(die, s->file)) &&
 		    wanted(s, die, name, &display)) {
 			s->inline_only = true;
+			s->inline_mod = s->mod;
 			free(display);
 		}
 		return DWARF_CB_OK;
@@ -759,6 +798,10 @@ struct module_walk {
 			     * elsewhere, or nowhere */
 	char *main_error;   /* why libdw cannot read the main module's
 			     * debug information, when it has some */
+	/* LIB:NAME: a library of that name without DWARF, and whether one
+	 * with DWARF was seen */
+	const char *lib_without_dwarf;
+	bool lib_with_dwarf;
 };
 
 /* Notes the first error met in the main module's DWARF: libdw's own
@@ -980,8 +1023,11 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 		/* DWARF there, but unreadable, is no stripped program */
 		if (main && has_debug_info(mod))
 			note_error(w, dwfl_errmsg(-1), NULL);
+		if (s->module && !main)
+			w->lib_without_dwarf = name;
 		return DWARF_CB_OK;
 	}
+	w->lib_with_dwarf = true;
 	if (main && module_has_lines(w, mod))
 		w->main_has_lines = true;
 	s->mod = mod;
@@ -1039,6 +1085,14 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 		res = DI_FOUND;
 	} else if (s.inline_only) {
 		res = DI_INLINED;
+		/* in a library: it is named */
+		if (s.inline_mod && !is_main_module(di, s.inline_mod))
+			*msg = xstrdup(dwfl_module_info(s.inline_mod, NULL,
+							NULL, NULL, NULL, NULL,
+							NULL, NULL));
+	} else if (s.module && w.lib_without_dwarf && !w.lib_with_dwarf) {
+		res = DI_LIB_NODWARF;
+		*msg = xstrdup(w.lib_without_dwarf);
 	} else if (w.main_error && !s.module) {
 		res = DI_BAD_DWARF;
 		*msg = w.main_error;

@@ -60,11 +60,18 @@ enum debuginfo_result {
 	DI_INLINED,	/* only inlined copies: no code of its own */
 	DI_BAD_DWARF,	/* the executable's DWARF cannot be read; *msg says
 			 * why, as libdw does */
+	DI_LIB_NODWARF, /* LIB:NAME: that library has no DWARF; *msg is its
+			 * file */
 };
+
+/* Whether a module imports (has undefined) a symbol of NAMES, an array
+ * ended by NULL. */
+bool debuginfo_imports(struct debuginfo *di, const char *const names[]);
 
 /* Finds every function that SPEC ("NAME" or "FILE.c:NAME") names. On
  * DI_FOUND, *FUNCS holds *N new entries; otherwise *MSG may hold close
- * names, as "a, b, c" (or NULL). */
+ * names, as "a, b, c" (or NULL), or with DI_INLINED the library it is
+ * inlined in. */
 enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 				     struct func_info ***funcs, size_t *n,
 				     char **msg);

@@ -56,6 +56,7 @@ int profiler_start(struct session *s)
 
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	s->missing = xcalloc(s->opts->nfuncs, sizeof(*s->missing));
 	s->heap = s->opts->heap;
 	choose_engine(s);
 	if (target_spawn(&t, s->program, s->opts->argv, s->spawned_pid) < 0) {
@@ -75,8 +76,10 @@ int profiler_start(struct session *s)
 				     strerror(errno));
 	thread_add(s, p->target.pid, p);
 	check_peak(s, p);
-	/* with -f a function may come with a program executed later */
-	int ret = load_image(s, p, p->target.pid, !s->opts->follow_forks);
+	/* with -f a function may come with a program executed later; in a
+	 * script, with the program it executes */
+	int ret = load_image(s, p, p->target.pid,
+			     !s->opts->follow_forks && !s->script);
 	if (ret)
 		return ret;
 	start_clock(s);
@@ -131,6 +134,7 @@ int profiler_attach(struct session *s, pid_t pid)
 
 	s->acct = account_new();
 	s->found = xcalloc(s->opts->nfuncs, sizeof(*s->found));
+	s->missing = xcalloc(s->opts->nfuncs, sizeof(*s->missing));
 	s->heap = s->opts->heap;
 	choose_engine(s);
 	if (target_attach(&t, pid, &threads, &n) < 0)

@@ -31,10 +31,10 @@ static int new_func(void *arg, const struct func_info *fi)
 				fi->last_line);
 }
 
-/* Says why SPEC was not found (RES, with MSG from the lookup); returns
- * memprof's exit status for it. */
-static int report_missing(struct session *s, const char *spec,
-			  enum debuginfo_result res, const char *msg)
+/* Says why SPEC was not found in WHERE (a program), as the lookup said
+ * (RES, MSG); a missing name itself only when NAMED. */
+static void say_why(const char *spec, int res, const char *msg,
+		    const char *where, bool named)
 {
 	switch (res) {
 	case DI_INLINED:
@@ -43,42 +43,129 @@ static int report_missing(struct session *s, const char *spec,
 			"own: its calls are charged to the lines that call it "
 			"(rebuild with -fno-inline, or mark it "
 			"__attribute__((noinline)), to profile it)",
-			spec, s->command[0]);
+			spec, msg ? msg : where);
 		break;
 	case DI_BAD_DWARF:
 		warn_msg("%s: its debug information cannot be read (%s); "
 			 "rebuild it with -g",
-			 s->command[0], msg);
+			 where, msg);
 		break;
 	case DI_NO_LINES:
 		warn_msg("%s: no DWARF line information%s; rebuild it with -g "
 			 "or install its debug symbols",
-			 s->command[0], msg ? msg : "");
+			 where, msg ? msg : "");
+		break;
+	case DI_LIB_NODWARF:
+		warn_msg("%s: no DWARF line information; rebuild it with -g "
+			 "or install its debug symbols",
+			 msg);
 		break;
 	default:
+		if (!named)
+			break;
 		if (msg)
 			warn_msg("no function '%s' in %s; did you mean: %s",
-				 spec, s->command[0], msg);
+				 spec, where, msg);
 		else
-			warn_msg("no function '%s' in %s (one of a library "
-				 "loaded later, with dlopen, is given as "
-				 "LIB:NAME)",
-				 spec, s->command[0]);
+			warn_msg("no function '%s' in %s", spec, where);
 		break;
 	}
+}
+
+/* For a program started by a launcher (a shell), without -f: that -f
+ * profiles the programs it starts. */
+static void hint_follow(const struct session *s, int res)
+{
 	/* memprof run has no -f */
 	if (res != DI_INLINED && !s->opts->follow_forks &&
 	    !s->opts->calls_only && suggest_is_launcher(s->command[0]))
 		warn_msg("hint: %s starts other programs: to profile the one "
 			 "it starts, add -f",
 			 s->command[0]);
-	return EXIT_PROGRAM;
+}
+
+int profiler_report_missing(const struct session *s)
+{
+	int ret = 0, res = DI_NO_FUNCTION;
+
+	for (size_t i = 0; i < s->opts->nfuncs; i++) {
+		const struct missing *m = &s->missing[i];
+		const char *spec = s->opts->funcs[i];
+
+		if (s->found[i])
+			continue;
+		if (m->res == DI_NO_FUNCTION && m->msg)
+			warn_msg("no function '%s' in any program that ran; "
+				 "did you mean: %s",
+				 spec, m->msg);
+		else
+			warn_msg("no function '%s' in any program that ran",
+				 spec);
+		if (m->res != DI_FOUND)
+			say_why(spec, m->res, m->msg, m->where, false);
+		res = m->res == DI_INLINED ? res : m->res;
+		ret = EXIT_PROGRAM;
+	}
+	if (ret)
+		hint_follow(s, res);
+	return ret;
+}
+
+/* Whether process P can still bring in code it does not have now: one
+ * of its modules loads libraries (dlopen) or executes a program in its
+ * place, which memprof follows. */
+static bool may_load_later(const struct process *p)
+{
+	static const char *const loaders[] = {
+		"dlopen", "dlmopen", "execve", "execv",	  "execvp",   "execvpe",
+		"execl",  "execlp",  "execle", "fexecve", "execveat", NULL,
+	};
+
+	return debuginfo_imports(p->image->di, loaders);
+}
+
+/* SPEC (the I-th --func) was not found in P (RES, MSG): kept for the end
+ * of the run. With REQUIRED, in a program that cannot load it later it
+ * is an error now (its exit status is returned); otherwise that it is
+ * not there yet is said once. */
+static int missing(struct session *s, struct process *p, size_t i,
+		   enum debuginfo_result res, char *msg, bool required)
+{
+	struct missing *m = &s->missing[i];
+	const char *spec = s->opts->funcs[i];
+	const char *where = p == s->procs[0] ? s->command[0] : NULL;
+	char exe[64], path[4096];
+
+	if (!where) {
+		ssize_t len;
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", p->target.pid);
+		len = readlink(exe, path, sizeof(path) - 1);
+		path[len > 0 ? len : 0] = '\0';
+		where = len > 0 ? path : exe;
+	}
+	free(m->msg);
+	free(m->where);
+	*m = (struct missing){res, msg, xstrdup(where), m->said};
+	if (!required || debuginfo_spec_is_library(spec))
+		return 0;
+	if (!may_load_later(p)) {
+		say_why(spec, res, msg, where, true);
+		hint_follow(s, res);
+		return EXIT_PROGRAM;
+	}
+	if (!m->said)
+		warn_msg("%s is not loaded yet: it is profiled when a library "
+			 "or a program that has it is loaded",
+			 spec);
+	m->said = true;
+	return 0;
 }
 
 /* Looks every --func not found yet up in P's image and arms what it
- * finds. With REQUIRED, the first one missing (a library's function
- * excepted: it may come with dlopen) is said and its exit status
- * returned; otherwise 0. */
+ * finds. With REQUIRED, the first one missing in a program that cannot
+ * load it later (a library's function excepted: it may come with
+ * dlopen) is said and its exit status returned; otherwise 0. */
 static int search_specs(struct session *s, struct process *p, pid_t tid,
 			bool required)
 {
@@ -101,9 +188,9 @@ static int search_specs(struct session *s, struct process *p, pid_t tid,
 			s->found[i] = img->spec_found[i] = true;
 		} else if (res == DI_ERROR) {
 			ret = program_error(s, EXIT_INTERNAL, "%s: %s", msg);
-		} else if (required && !ret &&
-			   !debuginfo_spec_is_library(spec)) {
-			ret = report_missing(s, spec, res, msg);
+		} else {
+			ret = missing(s, p, i, res, msg, required);
+			msg = NULL;
 		}
 		free(msg);
 		if (ret)
@@ -152,6 +239,8 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
 		}
 		img->ring_addr = p->ring.addr;
 		p->sampler.hidden = PAGE_ROUND(RING_BYTES);
+		if (threads_of(s, p) > 1)
+			count_faults(p);
 	}
 	pcs = xcalloc(s->nthreads + 1, sizeof(*pcs));
 	for (size_t i = 0; i < s->nthreads; i++) {
@@ -263,8 +352,11 @@ void on_loader(struct session *s, struct thread *th)
 	}
 	/* a library unloaded: its sites are not to be written again */
 	agent_forget_unmapped(&p->target);
-	bool final =
-		!img->libs_loaded && p == s->procs[0] && !s->opts->follow_forks;
+	/* only the program memprof started is refused for a missing
+	 * function (the one a script executes, or any program executed
+	 * later, would be stopped halfway) */
+	bool final = !img->libs_loaded && p == s->procs[0] &&
+		     !s->opts->follow_forks && !s->script && !s->exec_command;
 	img->libs_loaded = true;
 	find_allocs(s, p, th->tid);
 	int ret = search_specs(s, p, th->tid, final);

@@ -182,7 +182,21 @@ static void pin_to_this_cpu(void)
 			 strerror(errno));
 }
 
-static char *resolve_program(const char *program)
+/* Whether PATH starts with "#!": a script, which the kernel runs with
+ * its interpreter (a wrapper that ends with exec is the common case). */
+static bool is_script(const char *path)
+{
+	char magic[2];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool script = fd >= 0 && read(fd, magic, 2) == 2 && magic[0] == '#' &&
+		      magic[1] == '!';
+
+	if (fd >= 0)
+		close(fd);
+	return script;
+}
+
+static char *resolve_program(const char *program, bool *script)
 {
 	char *path = target_find_program(program);
 	char *why;
@@ -194,12 +208,19 @@ static char *resolve_program(const char *program)
 	if (!path)
 		die(127, "%s: program not found", program);
 	/* refused before it runs: memprof cannot work in another machine's
-	 * program, nor trace what is no program */
-	if (!target_check_elf(path, &why) && !why)
+	 * program, nor trace what is no program; a script's interpreter is
+	 * checked once it runs */
+	*script = false;
+	if (!target_check_elf(path, &why) && !why) {
+		if (is_script(path)) {
+			*script = true;
+			return path;
+		}
 		die(EXIT_PROGRAM,
-		    "%s: not an ELF executable (memprof runs compiled "
-		    "programs; for a script, profile its interpreter)",
+		    "%s: neither an ELF executable nor a script starting "
+		    "with #! (memprof runs compiled programs)",
 		    program);
+	}
 	if (why)
 		die(EXIT_PROGRAM, "%s: %s", program, why);
 	return path;
@@ -236,19 +257,21 @@ static struct report_stats stats_of(const struct stats *st)
 	};
 }
 
+/* How the program ended, said and turned into memprof's exit status: a
+ * --func that never appeared makes it 3, unless a signal killed the
+ * program. */
 static int exit_status(const struct session *s)
 {
-	for (size_t i = 0; i < s->opts->nfuncs; i++) {
-		if (!s->found[i])
-			warn_msg("no function '%s' in any program that ran",
-				 s->opts->funcs[i]);
-	}
+	bool missing = profiler_report_missing(s) != 0;
+
 	if (s->status.how == RUN_SIGNALED) {
 		int sig = s->status.code;
 		warn_msg("%s killed by signal %d (SIG%s)", s->command[0], sig,
 			 sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
 		return 128 + sig;
 	}
+	if (missing)
+		return EXIT_PROGRAM;
 	if (s->status.how == RUN_DETACHED)
 		return 0;
 	return s->status.code;
@@ -305,7 +328,7 @@ int main(int argc, char **argv)
 		command = cli_command_of(opts.pid);
 		s.command = command;
 	} else {
-		program = resolve_program(opts.argv[0]);
+		program = resolve_program(opts.argv[0], &s.script);
 		s.program = program;
 		s.command = opts.argv;
 	}

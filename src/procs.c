@@ -31,6 +31,80 @@ uint64_t sample(struct session *s, struct process *p)
 	return rss;
 }
 
+/* The figure an event of thread TH is given, from RSS and the minor
+ * faults of the thread (MINFLT) and of its process (PROC_MINFLT) then;
+ * 0 when not taken, and PROC_MINFLT alone 0 when the process's faults
+ * moved too much while RSS was read for them to go together. Threads of
+ * a process that run at once each make pages resident: what the process
+ * grew since its last event is charged to TH for its own faults since
+ * its own last event, less the faults of every thread in that time, plus
+ * the growth no fault explains (frees, pages mapped around a fault). So
+ * the charges of all threads add up to what the process grew, less the
+ * faults of threads outside profiled calls; alone, a thread is charged
+ * all of it, as RSS moves. */
+uint64_t thread_view(struct session *s, struct thread *th, uint64_t rss,
+		     uint32_t minflt, uint32_t proc_minflt)
+{
+	struct process *p = th->proc;
+	int64_t grew = (int64_t)rss - (int64_t)p->rss_seen;
+	int64_t page = (int64_t)p->sampler.page_size;
+	/* signed: records are taken in one order and read in another */
+	int64_t own = minflt && th->minflt ? (int32_t)(minflt - th->minflt) : 0;
+	bool paired = proc_minflt != 0;
+
+	(void)s;
+	if (!th->viewed) {
+		th->view = (int64_t)rss;
+	} else if (paired && p->minflt_seen) {
+		int64_t all = (int32_t)(proc_minflt - p->minflt_seen);
+
+		th->view += grew + (own - all) * page;
+	} else if (minflt && th->minflt) {
+		/* the rest of the growth goes with the next event that
+		 * has the process's faults */
+		th->view += own * page;
+	} else {
+		th->view += grew;
+	}
+	th->viewed = true;
+	th->minflt = minflt;
+	if (paired || !minflt) {
+		p->rss_seen = rss;
+		p->minflt_seen = proc_minflt;
+	}
+	return th->view > 0 ? (uint64_t)th->view : 0;
+}
+
+/* The faults of the process may move by this many while its RSS is read,
+ * for the two to go together. */
+#define FAULTS_DURING 32
+
+/* The same at a stop of TH: the faults are read while other threads of
+ * its process may run at once. */
+uint64_t thread_sample(struct session *s, struct thread *th)
+{
+	struct process *p = th->proc;
+	uint32_t minflt = 0, before = 0, after = 0;
+	uint64_t rss;
+
+	if (threads_of(s, p) < 2 ||
+	    sampler_minflt(p->target.pid, th->tid, &minflt, &before) < 0)
+		return thread_view(s, th, sample(s, p), 0, 0);
+	rss = sample(s, p);
+	if (sampler_minflt(p->target.pid, 0, NULL, &after) < 0 ||
+	    after - before > FAULTS_DURING)
+		after = 0;
+	return thread_view(s, th, rss, minflt, after);
+}
+
+/* --engine jump: once P has more than one thread, its stubs take the
+ * minor faults too. */
+void count_faults(struct process *p)
+{
+	if (p->ring.hdr && !p->ring.hdr->faults)
+		__atomic_store_n(&p->ring.hdr->faults, 1, __ATOMIC_RELEASE);
+}
+
 /* Processes */
 
 struct process *process_new(struct session *s, pid_t pid)
@@ -107,6 +181,8 @@ struct thread *thread_add(struct session *s, pid_t tid, struct process *p)
 	s->threads =
 		xrealloc(s->threads, (s->nthreads + 1) * sizeof(*s->threads));
 	s->threads[s->nthreads] = (struct thread){.tid = tid, .proc = p};
+	if (p && threads_of(s, p) > 0)
+		count_faults(p);
 	return &s->threads[s->nthreads++];
 }
 
@@ -287,6 +363,15 @@ void on_exec(struct session *s, pid_t tid)
 	p->sampler.hidden = 0;
 	image_put(p->image);
 	p->image = NULL;
+	/* --heap: the allocator is the new program's, to be found again */
+	p->allocs_found = p->allocs_armed = p->frees_armed = false;
+	/* the program memprof started is this one now (a wrapper script's
+	 * exec): the report and the exit line name it */
+	if (p == s->procs[0]) {
+		cli_free_command(s->exec_command);
+		s->exec_command = cli_command_of(tid);
+		s->command = s->exec_command;
+	}
 	/* the same id, but a new address space */
 	agent_free(&p->target);
 	target_close(&p->target);
@@ -332,7 +417,8 @@ void on_exited(struct session *s, const struct stop *stop)
 	struct thread *th = thread_find(s, stop->tid);
 
 	if (th)
-		thread_end(s, th, th->proc->sampler.last);
+		thread_end(s, th,
+			   thread_view(s, th, th->proc->sampler.last, 0, 0));
 	if (!p)
 		return;
 	end_threads_of(s, p, p->sampler.last);

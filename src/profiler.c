@@ -97,7 +97,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 		/* memory is still there: the last figures are true ones */
 		th = thread_find(s, tid);
 		if (th)
-			thread_end(s, th, sample(s, th->proc));
+			thread_end(s, th, thread_sample(s, th));
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:
@@ -243,5 +243,11 @@ void profiler_end(struct session *s)
 		process_free(s->procs[i]);
 	free(s->procs);
 	free(s->found);
+	for (size_t i = 0; s->missing && i < s->opts->nfuncs; i++) {
+		free(s->missing[i].msg);
+		free(s->missing[i].where);
+	}
+	free(s->missing);
+	cli_free_command(s->exec_command);
 	account_free(s->acct);
 }

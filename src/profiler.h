@@ -17,6 +17,9 @@ void profiler_detach(struct session *s);
 /* Runs the program to its end; s->status says how it ended. Returns 0,
  * or memprof's exit status after printing why. */
 int profiler_run(struct session *s);
+/* Says each --func that no program that ran had, with why and close
+ * names; returns EXIT_PROGRAM if there was one, else 0. */
+int profiler_report_missing(const struct session *s);
 /* Frees what profiler_start made. */
 void profiler_end(struct session *s);
 

@@ -19,7 +19,8 @@ struct ring_header {
 	uint64_t tail;
 	int32_t statm_fd; /* the program's descriptor of /proc/self/statm */
 	uint32_t cap;	  /* records, a power of two */
-	uint8_t pad[40];
+	uint32_t faults;  /* not 0: records take minor fault counts */
+	uint8_t pad[36];
 };
 
 /* One line event. seq is written last: the record is whole when seq is
@@ -30,7 +31,11 @@ struct ring_record {
 	uint32_t tid;
 	int32_t nread; /* what pread of statm returned */
 	uint64_t sp;   /* the stack pointer at the site */
-	char statm[32];
+	/* minor faults of the thread and of the process (low 32 bits, of
+	 * getrusage), both 0 when not taken; proc_minflt alone 0 when the
+	 * process's moved too much while statm was read */
+	uint32_t minflt, proc_minflt;
+	char statm[24];
 };
 
 #define RING_RECORDS 16384u

@@ -48,6 +48,45 @@ uint64_t sampler_rss(struct sampler *s)
 	return sampler_statm(s, buf, n);
 }
 
+/* The minor faults of /proc/PID[/task/TID]/stat (its 10th field, after
+ * the command name in parentheses), or -1. */
+static int64_t stat_minflt(pid_t pid, pid_t tid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long minflt;
+	ssize_t n;
+	int fd;
+
+	if (tid)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %lu", &minflt) != 1)
+		return -1;
+	return (int64_t)minflt;
+}
+
+int sampler_minflt(pid_t pid, pid_t tid, uint32_t *thread, uint32_t *process)
+{
+	int64_t t = tid ? stat_minflt(pid, tid) : 0, p = stat_minflt(pid, 0);
+
+	if (t < 0 || p <= 0)
+		return -1;
+	if (tid)
+		*thread = (uint32_t)t;
+	*process = (uint32_t)p;
+	return 0;
+}
+
 void sampler_close(struct sampler *s)
 {
 	if (s->statm_fd >= 0)

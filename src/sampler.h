@@ -33,4 +33,9 @@ uint64_t sampler_peak(struct sampler *s);
  * with errno where the kernel cannot. */
 int sampler_reset_peak(struct sampler *s);
 
+/* The minor faults of thread TID of process PID (not with TID 0) and of
+ * the whole process, the low 32 bits. 0, or -1 when they cannot be
+ * read. */
+int sampler_minflt(pid_t pid, pid_t tid, uint32_t *thread, uint32_t *process);
+
 #endif

@@ -55,6 +55,10 @@ struct process {
 	 * int3s and all, and is traced only until it execs or exits */
 	bool borrowed;
 	enum detach_phase detach; /* being let go: how far */
+	/* at its last line event (any thread's): RSS and minor faults
+	 * (minflt 0: not read), for charging each thread its own pages */
+	uint64_t rss_seen;
+	uint32_t minflt_seen;
 };
 
 /* An allocator call under way (--heap): what it was asked, and where it
@@ -99,6 +103,11 @@ struct thread {
 	/* it made a vfork child and waits in the kernel until the child
 	 * execs or exits: an interrupt cannot stop it meanwhile */
 	bool in_vfork;
+	/* the RSS its events are given: RSS at its first event, plus what
+	 * it made resident since (thread_view); its minor faults then */
+	int64_t view;
+	bool viewed;
+	uint32_t minflt; /* 0: not read */
 };
 
 struct stats {
@@ -112,6 +121,14 @@ struct stats {
 	double wall_seconds;
 };
 
+/* A --func not found yet: what its last lookup said. */
+struct missing {
+	int res;     /* enum debuginfo_result; DI_FOUND: never looked up */
+	char *msg;   /* close names, or the library it is about */
+	char *where; /* the program it was looked for in */
+	bool said;   /* "not loaded yet" was said */
+};
+
 struct session {
 	const struct options *opts;
 	const char *program;	/* the resolved path (not when attaching) */
@@ -120,6 +137,8 @@ struct session {
 	size_t nprocs;
 	struct account *acct;
 	bool *found; /* per --func: found in some image */
+	/* per --func: why it is not found yet */
+	struct missing *missing;
 	struct thread *threads;
 	size_t nthreads;
 	/* stops kept for later: a held thread's (handled once the step it
@@ -148,6 +167,10 @@ struct session {
 	bool heap; /* --heap */
 	bool jump; /* --engine jump, and the program could take a ring */
 	int fatal; /* memprof's exit status when it must stop at once */
+	/* the command of the program the first process executed in place
+	 * (owned; it replaces command), or NULL */
+	char **exec_command;
+	bool script; /* the program is a script: its interpreter runs */
 };
 
 #endif

@@ -31,8 +31,11 @@ void drain_ring(struct session *s, struct process *p)
 		/* a vfork child runs its parent's stubs: not followed */
 		if (th && th->proc == p && bp && bp->func >= 0 &&
 		    (bp->roles & (BP_LINE | BP_ENTRY))) {
-			uint64_t rss = sampler_statm(&p->sampler, rec->statm,
-						     rec->nread);
+			uint64_t rss = thread_view(
+				s, th,
+				sampler_statm(&p->sampler, rec->statm,
+					      rec->nread),
+				rec->minflt, rec->proc_minflt);
 			const struct profiled_func *pf =
 				&p->image->funcs[bp->func];
 
@@ -156,7 +159,7 @@ void on_breakpoint(struct session *s, const struct stop *stop)
 	const struct profiled_func *pf = &img->funcs[bp->func];
 	unsigned roles = bp->roles;
 	if (roles & (BP_ENTRY | BP_LINE | BP_RETURN | BP_EXIT)) {
-		uint64_t rss = sample(s, th->proc);
+		uint64_t rss = thread_sample(s, th);
 
 		site_event(s, th, pf, bp, regs.rsp, rss);
 		if (roles & BP_RETURN) {

@@ -1,10 +1,12 @@
 /* Stubs for --engine jump, as machine code (x86-64 only). A stub runs on
  * the program's thread with nothing of its own: it steps below the red
  * zone, saves what it clobbers, takes a record in the ring (an atomic
- * add), fills it with two system calls (gettid, pread of statm: neither
- * touches errno, which libc keeps), publishes it, restores, and runs the
- * displaced instructions. A signal handler that runs meanwhile can run
- * another stub: each takes a record of its own. */
+ * add), fills it with what system calls read just before (gettid, pread
+ * of statm, and while threads run at once getrusage twice: none touches
+ * errno, which libc keeps), publishes it, restores, and runs the
+ * displaced instructions. A signal
+ * handler that runs meanwhile can run another stub: each takes a record of its
+ * own. */
 #include <string.h>
 
 #include "agent/layout.h"
@@ -33,10 +35,98 @@ static void put32(struct writer *w, uint32_t v)
 		put(w, b_, sizeof(b_));                                        \
 	} while (0)
 
-/* What the stub pushes before it takes the record: flags, rax, rcx,
- * rdx, rsi, rdi, r10, r11, rbx; then the record's seq and address. */
+/* What the stub pushes: flags, rax, rcx, rdx, rsi, rdi, r10, r11, rbx. */
 #define SAVED (9 * 8)
 #define RED_ZONE 128
+
+#define RUSAGE_BYTES 144 /* struct rusage */
+#define RU_MINFLT 64	 /* its ru_minflt */
+
+/* The stub's reads, on the stack: statm's text (24 bytes), the thread id
+ * and what pread returned, the thread's and the process's minor faults
+ * (as the record has them), and the process's faults before statm. */
+#define SCRATCH 48
+#define S_TID 24
+#define S_MINFLT 32
+#define S_PROC_MINFLT 36
+#define S_PROC_BEFORE 40
+/* the process's faults during the read of statm, at most, for its RSS
+ * and theirs to be one state: a thread descheduled in between would pair
+ * an RSS with faults of long before */
+#define FAULTS_DURING 32
+
+/* getrusage(WHO) below the scratch, and the low half of ru_minflt into
+ * eax; "je" past it all when the ring's faults are not set. Returns the
+ * offset of the jump's displacement. */
+static size_t take_minflt(struct writer *w, uint8_t who)
+{
+	size_t skip;
+
+	PUT(w, 0x83, 0x7b, offsetof(struct ring_header, faults), 0);
+	PUT(w, 0x74, 0); /* je past */
+	skip = w->len;
+	PUT(w, 0x48, 0x81, 0xec); /* sub $RUSAGE_BYTES,%rsp */
+	put32(w, RUSAGE_BYTES);
+	PUT(w, 0xbf, who, 0, 0, 0);	       /* mov $who,%edi */
+	PUT(w, 0x48, 0x89, 0xe6);	       /* mov %rsp,%rsi */
+	PUT(w, 0xb8, 98, 0, 0, 0, 0x0f, 0x05); /* getrusage */
+	PUT(w, 0x8b, 0x44, 0x24, RU_MINFLT);   /* mov ru_minflt,%eax */
+	PUT(w, 0x48, 0x81, 0xc4);	       /* add $RUSAGE_BYTES,%rsp */
+	put32(w, RUSAGE_BYTES);
+	return skip;
+}
+
+static void land(struct writer *w, size_t skip)
+{
+	w->code[skip - 1] = (uint8_t)(w->len - skip);
+}
+
+/* With the ring's faults set (threads run at once): the thread's minor
+ * faults, and the process's before statm is read. Both 0 otherwise. */
+static void faults_before(struct writer *w)
+{
+	size_t skip;
+
+	PUT(w, 0x48, 0xc7, 0x44, 0x24, S_MINFLT, 0, 0, 0, 0); /* movq $0 */
+	PUT(w, 0x48, 0xc7, 0x44, 0x24, S_PROC_BEFORE, 0, 0, 0, 0);
+	skip = take_minflt(w, 1 /* RUSAGE_THREAD */);
+	PUT(w, 0x89, 0x44, 0x24, S_MINFLT); /* mov %eax,S_MINFLT(%rsp) */
+	land(w, skip);
+	skip = take_minflt(w, 0 /* RUSAGE_SELF */);
+	PUT(w, 0x89, 0x44, 0x24, S_PROC_BEFORE);
+	land(w, skip);
+}
+
+/* The process's faults after statm is read: kept as the record's
+ * proc_minflt when few came during the read, otherwise 0. */
+static void faults_after(struct writer *w)
+{
+	size_t skip, keep;
+
+	skip = take_minflt(w, 0 /* RUSAGE_SELF */);
+	PUT(w, 0x89, 0xc2);			 /* mov %eax,%edx */
+	PUT(w, 0x2b, 0x54, 0x24, S_PROC_BEFORE); /* sub before,%edx */
+	PUT(w, 0x83, 0xfa, FAULTS_DURING);	 /* cmp $n,%edx */
+	PUT(w, 0x77, 0);			 /* ja past */
+	keep = w->len;
+	PUT(w, 0x89, 0x44, 0x24, S_PROC_MINFLT); /* mov %eax,...(%rsp) */
+	land(w, keep);
+	land(w, skip);
+}
+
+_Static_assert(sizeof(((struct ring_record *)0)->statm) == 24 &&
+		       offsetof(struct ring_record, nread) ==
+			       offsetof(struct ring_record, tid) + 4 &&
+		       offsetof(struct ring_record, proc_minflt) ==
+			       offsetof(struct ring_record, minflt) + 4,
+	       "the stub copies the record's fields by quadwords");
+
+/* mov FROM(%rsp),%rax; mov %rax,TO(%rsi) */
+static void copy_scratch(struct writer *w, uint8_t from, uint8_t to)
+{
+	PUT(w, 0x48, 0x8b, 0x44, 0x24, from);
+	PUT(w, 0x48, 0x89, 0x46, to);
+}
 
 int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	       const uint8_t *code, size_t avail)
@@ -52,6 +142,21 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x41, 0x52, 0x41, 0x53, 0x53);	     /* r10, r11, rbx */
 	PUT(&w, 0x48, 0xbb);			     /* movabs $ring,%rbx */
 	put(&w, &ring, 8);
+	/* what the record holds is read first, on the stack (SCRATCH), so
+	 * that a record taken is written at once: tid and nread in one
+	 * quadword, as in the record */
+	PUT(&w, 0x48, 0x83, 0xec, SCRATCH);	 /* sub $SCRATCH,%rsp */
+	PUT(&w, 0xb8, 186, 0, 0, 0, 0x0f, 0x05); /* gettid */
+	PUT(&w, 0x89, 0x44, 0x24, S_TID);	 /* mov %eax,S_TID(%rsp) */
+	faults_before(&w);
+	PUT(&w, 0x8b, 0x7b, offsetof(struct ring_header, statm_fd));
+	PUT(&w, 0x48, 0x89, 0xe6); /* mov %rsp,%rsi */
+	PUT(&w, 0xba);		   /* mov $len,%edx */
+	put32(&w, sizeof(((struct ring_record *)0)->statm));
+	PUT(&w, 0x45, 0x31, 0xd2);		/* xor %r10d,%r10d */
+	PUT(&w, 0xb8, 17, 0, 0, 0, 0x0f, 0x05); /* pread64 */
+	PUT(&w, 0x89, 0x44, 0x24, S_TID + 4);	/* nread */
+	faults_after(&w);
 	PUT(&w, 0xb8, 1, 0, 0, 0);	       /* mov $1,%eax */
 	PUT(&w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
 	wait = w.len;
@@ -69,10 +174,11 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
 	/* lea sizeof(header)(%rbx,%rax),%rsi: the record */
 	PUT(&w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
-	PUT(&w, 0x51, 0x56);			 /* push %rcx; push %rsi */
-	PUT(&w, 0xb8, 186, 0, 0, 0, 0x0f, 0x05); /* gettid */
-	PUT(&w, 0x48, 0x8b, 0x34, 0x24);	 /* mov (%rsp),%rsi */
-	PUT(&w, 0x89, 0x46, offsetof(struct ring_record, tid));
+	copy_scratch(&w, 0, offsetof(struct ring_record, statm));
+	copy_scratch(&w, 8, offsetof(struct ring_record, statm) + 8);
+	copy_scratch(&w, 16, offsetof(struct ring_record, statm) + 16);
+	copy_scratch(&w, S_TID, offsetof(struct ring_record, tid));
+	copy_scratch(&w, S_MINFLT, offsetof(struct ring_record, minflt));
 	PUT(&w, 0x48, 0x8d, 0x05); /* lea site(%rip),%rax */
 	rel = (int32_t)(site - (at + w.len + 4));
 	if ((int64_t)rel != (int64_t)(site - (at + w.len + 4)))
@@ -80,18 +186,10 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	put32(&w, (uint32_t)rel);
 	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, site));
 	PUT(&w, 0x48, 0x8d, 0x84, 0x24); /* lea the site's rsp,%rax */
-	put32(&w, RED_ZONE + SAVED + 16);
+	put32(&w, RED_ZONE + SAVED + SCRATCH);
 	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, sp));
-	PUT(&w, 0x8b, 0x7b, offsetof(struct ring_header, statm_fd));
-	PUT(&w, 0x48, 0x83, 0xc6, offsetof(struct ring_record, statm));
-	PUT(&w, 0xba); /* mov $len,%edx */
-	put32(&w, sizeof(((struct ring_record *)0)->statm));
-	PUT(&w, 0x45, 0x31, 0xd2);		/* xor %r10d,%r10d */
-	PUT(&w, 0xb8, 17, 0, 0, 0, 0x0f, 0x05); /* pread64 */
-	PUT(&w, 0x48, 0x8b, 0x34, 0x24);	/* mov (%rsp),%rsi */
-	PUT(&w, 0x89, 0x46, offsetof(struct ring_record, nread));
-	PUT(&w, 0x5e, 0x59);		       /* pop %rsi; pop %rcx */
 	PUT(&w, 0x48, 0x89, 0x0e);	       /* mov %rcx,(%rsi): published */
+	PUT(&w, 0x48, 0x83, 0xc4, SCRATCH);    /* add $SCRATCH,%rsp */
 	PUT(&w, 0x5b, 0x41, 0x5b, 0x41, 0x5a); /* rbx, r11, r10 */
 	PUT(&w, 0x5f, 0x5e, 0x5a, 0x59, 0x58, 0x9d); /* rdi..rax; popf */
 	PUT(&w, 0x48, 0x8d, 0xa4, 0x24);	     /* lea 128(%rsp),%rsp */

@@ -13,7 +13,7 @@
 #define STUB_JUMP_LEN 5
 
 /* Room enough for a stub. */
-#define STUB_MAX (176 + RELOC_RUN_MAX)
+#define STUB_MAX (376 + RELOC_RUN_MAX)
 
 struct stub {
 	uint8_t code[STUB_MAX];

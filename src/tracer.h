@@ -18,6 +18,10 @@ void run_until_let_go(struct session *s);
 
 /* procs.c: processes and threads */
 uint64_t sample(struct session *s, struct process *p);
+uint64_t thread_view(struct session *s, struct thread *th, uint64_t rss,
+		     uint32_t minflt, uint32_t proc_minflt);
+uint64_t thread_sample(struct session *s, struct thread *th);
+void count_faults(struct process *p);
 struct process *process_new(struct session *s, pid_t pid);
 void process_free(struct process *p);
 void process_remove(struct session *s, struct process *p);

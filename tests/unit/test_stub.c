@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -101,6 +102,34 @@ static void flags_survive(void)
 	}
 }
 
+/* With the ring's faults set, each record has the thread's and the
+ * process's minor faults, as getrusage gives them; without, none. */
+static void minor_faults_taken(void)
+{
+	static const uint8_t code[] = {
+		0xb8, 0x2a, 0, 0, 0, /* site: mov $42,%eax */
+		0xc3,		     /* ret */
+	};
+	long (*f)(void) = (long (*)(void))(void *)page;
+	struct rusage before, after, self;
+
+	reset_ring();
+	CHECK_INT(install(code, sizeof(code), 0), 5);
+	CHECK_INT(f(), 42);
+	CHECK_INT(records[0].proc_minflt, 0);
+	ring->faults = 1;
+	getrusage(RUSAGE_THREAD, &before);
+	CHECK_INT(f(), 42);
+	getrusage(RUSAGE_THREAD, &after);
+	getrusage(RUSAGE_SELF, &self);
+	CHECK_INT(ring->head, 2);
+	CHECK((uint32_t)before.ru_minflt <= records[1].minflt &&
+	      records[1].minflt <= (uint32_t)after.ru_minflt);
+	CHECK(records[1].minflt <= records[1].proc_minflt &&
+	      records[1].proc_minflt <= (uint32_t)self.ru_minflt);
+	CHECK(records[1].proc_minflt > 0);
+}
+
 /* f(x) = x, kept in the red zone across the site: the stub must step
  * below it. Two instructions are displaced (3 + 5 bytes). */
 static void red_zone_survives(void)
@@ -177,6 +206,7 @@ int main(void)
 	}
 	RUN(flags_survive);
 	RUN(red_zone_survives);
+	RUN(minor_faults_taken);
 	RUN(full_ring_traps);
 	RUN(refuses_what_cannot_move);
 	return unit_result();
