@@ -80,6 +80,10 @@ void account_free(struct account *acct)
 		for (size_t j = 0; j < acct->funcs[i].nprocs; j++)
 			free(acct->funcs[i].procs[j].lines);
 		free(acct->funcs[i].procs);
+		for (size_t j = 0; j < acct->funcs[i].ntypes; j++)
+			free(acct->funcs[i].types[j].type);
+		free(acct->funcs[i].types);
+		free(acct->funcs[i].freed);
 	}
 	for (size_t i = 0; i < acct->nthreads; i++) {
 		for (size_t j = 0; j < acct->threads[i].depth; j++)
@@ -519,6 +523,88 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 	acct->nblocks++;
 }
 
+/* Adds a block to the rows *ROWS (*N of them), by TYPE or LINE. */
+static void type_row_add(struct type_row **rows, size_t *n, const char *type,
+			 int line, uint64_t objects, uint64_t bytes)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		const struct type_row *r = &(*rows)[i];
+
+		if (type ? r->type && strcmp(r->type, type) == 0
+			 : !r->type && r->line == line)
+			break;
+	}
+	if (i == *n) {
+		*rows = xrealloc(*rows, (*n + 1) * sizeof(**rows));
+		(*rows)[(*n)++] = (struct type_row){
+			.type = type ? xstrdup(type) : NULL,
+			.line = type ? 0 : line};
+	}
+	(*rows)[i].objects += objects;
+	(*rows)[i].bytes += bytes;
+	(*rows)[i].blocks++;
+}
+
+void account_types_add(struct account *acct, int func, const char *type,
+		       int line, uint64_t objects, uint64_t bytes)
+{
+	struct func_stats *f = &acct->funcs[func];
+
+	type_row_add(&f->types, &f->ntypes, type, line, objects, bytes);
+}
+
+/* A block the call of owner O made is freed before the call returns. */
+static void freed_in_call(struct account *acct, const struct owner *o,
+			  uint64_t size)
+{
+	struct func_stats *f = &acct->funcs[o->func];
+
+	type_row_add(&f->freed, &f->nfreed, NULL, o->line, 1, size);
+}
+
+static int by_address(const void *pa, const void *pb)
+{
+	const struct heap_block *a = pa, *b = pb;
+
+	return a->ptr < b->ptr ? -1 : a->ptr > b->ptr;
+}
+
+size_t account_heap_live(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+	uint64_t serial = 0;
+	bool open = false;
+	size_t n = 0;
+
+	for (size_t i = t ? t->depth : 0; i-- > 0 && !open;) {
+		if (t->acts[i].func == func) {
+			serial = t->acts[i].serial;
+			open = true;
+		}
+	}
+	*blocks = xcalloc(acct->nblocks + 1, sizeof(**blocks));
+	for (size_t k = 0; k < acct->nbuckets; k++) {
+		for (const struct block *b = acct->buckets[k]; b; b = b->next) {
+			struct heap_block *hb = &(*blocks)[n++];
+
+			*hb = (struct heap_block){.ptr = b->ptr,
+						  .size = b->size};
+			for (size_t i = 0; i < b->nowners && open; i++) {
+				if (b->owners[i].func == func &&
+				    b->owners[i].serial == serial) {
+					hb->made = true;
+					hb->line = b->owners[i].line;
+				}
+			}
+		}
+	}
+	qsort(*blocks, n, sizeof(**blocks), by_address);
+	return n;
+}
+
 void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 {
 	struct block *b = take_block(acct, ptr);
@@ -542,8 +628,10 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 	for (size_t i = 0; i < b->nowners; i++) {
 		struct activation *act =
 			find_activation(acct, b->tid, b->owners[i].serial);
-		if (act)
+		if (act) {
 			add_live(act, b->owners[i].line, -(int64_t)b->size);
+			freed_in_call(acct, &b->owners[i], b->size);
+		}
 	}
 	free(b->owners);
 	free(b);

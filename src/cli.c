@@ -55,6 +55,10 @@ static void print_help(void)
 	     "      --summary         after the run, the live blocks each "
 	     "function made,\n"
 	     "                        by line and size (implies --heap)\n"
+	     "      --types           after each table, the live blocks its "
+	     "calls made, by C\n"
+	     "                        type, and those they freed (implies "
+	     "--heap)\n"
 	     "      --stats           line events, stops and times: after "
 	     "the table, in\n"
 	     "                        the JSON, on standard error with CSV\n"
@@ -133,6 +137,7 @@ enum {
 	OPT_PEAK,
 	OPT_HEAP,
 	OPT_SUMMARY,
+	OPT_TYPES,
 };
 
 static int parse_pid(const char *arg)
@@ -180,6 +185,7 @@ static const struct option long_options[] = {
 	{"peak", no_argument, NULL, OPT_PEAK},
 	{"heap", no_argument, NULL, OPT_HEAP},
 	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"types", no_argument, NULL, OPT_TYPES},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -250,6 +256,9 @@ void cli_parse(int argc, char **argv, struct options *opts)
 			break;
 		case OPT_SUMMARY:
 			opts->summary = opts->heap = true;
+			break;
+		case OPT_TYPES:
+			opts->types = opts->heap = true;
 			break;
 		case OPT_DURATION:
 			opts->duration = parse_duration(optarg);

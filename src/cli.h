@@ -23,6 +23,7 @@ struct options {
 	bool peak;	   /* --peak */
 	bool heap;	   /* --heap */
 	bool summary;	   /* --summary (implies --heap) */
+	bool types;	   /* --types (implies --heap) */
 	bool follow_forks; /* -f */
 	int pid;	   /* -p PID: attach; 0 to start ARGV */
 	double duration;   /* --duration SECONDS with -p; 0: none */

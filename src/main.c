@@ -368,7 +368,8 @@ int main(int argc, char **argv)
 				       .precision = opts.precision,
 				       .peak = s.peak,
 				       .heap = s.heap,
-				       .summary = opts.summary};
+				       .summary = opts.summary,
+				       .types = opts.types};
 	/* JSON and CSV are one document each, whatever follows on the same
 	 * stream: the stats go into the JSON, or to standard error; the
 	 * messages on how the program ended come first */

@@ -165,4 +165,5 @@ void profiler_end(struct session *s)
 	free(s->procs);
 	free(s->found);
 	account_free(s->acct);
+	ctypes_close(s->ctypes);
 }

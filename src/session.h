@@ -9,6 +9,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "ctypes.h"
 #include "image.h"
 #include "report.h"
 #include "ring.h"
@@ -111,6 +112,7 @@ struct session {
 	bool peak; /* --peak, and the kernel can reset the peak RSS */
 	bool heap; /* --heap */
 	bool jump; /* --engine jump, and the program could take a ring */
+	struct ctypes *ctypes; /* --types: the program's C types, or NULL */
 	int fatal; /* memprof's exit status when it must stop at once */
 };
 
