@@ -96,8 +96,7 @@ const struct ctype *ctypes_get(const struct ctypes *ct, int i)
 	return i >= 0 && (size_t)i < ct->ntypes ? &ct->types[i] : NULL;
 }
 
-static size_t key_slot(const struct ctypes *ct, const Dwarf *dbg,
-		       Dwarf_Off off)
+static size_t key_slot(const struct ctypes *ct, const Dwarf *dbg, Dwarf_Off off)
 {
 	uint64_t h = ((uint64_t)(uintptr_t)dbg * 0x9e3779b97f4a7c15ull) ^
 		     (off * 0xff51afd7ed558ccdull);
@@ -109,7 +108,8 @@ static int key_find(const struct ctypes *ct, const Dwarf *dbg, Dwarf_Off off)
 {
 	if (!ct->keys_cap)
 		return -1;
-	for (size_t k = key_slot(ct, dbg, off);; k = (k + 1) & (ct->keys_cap - 1)) {
+	for (size_t k = key_slot(ct, dbg, off);;
+	     k = (k + 1) & (ct->keys_cap - 1)) {
 		const struct die_key *e = &ct->keys[k];
 
 		if (!e->dbg)
@@ -261,17 +261,16 @@ static uint64_t array_count(Dwarf_Die *die)
 	return any ? count : 0;
 }
 
-static int convert_tagged(struct ctypes *ct, Dwarf_Die *die, int tag,
-			  int depth)
+static int convert_tagged(struct ctypes *ct, Dwarf_Die *die, int tag, int depth)
 {
 	const char *name = name_of(die);
-	const char *word = tag == DW_TAG_union_type	  ? "union"
+	const char *word = tag == DW_TAG_union_type	    ? "union"
 			   : tag == DW_TAG_enumeration_type ? "enum"
-			   : tag == DW_TAG_class_type	  ? "class"
-							  : "struct";
+			   : tag == DW_TAG_class_type	    ? "class"
+							    : "struct";
 	char *full = name ? xasprintf("%s %s", word, name)
 			  : xasprintf("%s <anonymous>", word);
-	enum ctype_kind kind = tag == DW_TAG_union_type ? CT_UNION
+	enum ctype_kind kind = tag == DW_TAG_union_type		? CT_UNION
 			       : tag == DW_TAG_enumeration_type ? CT_SCALAR
 								: CT_STRUCT;
 	int idx;
@@ -339,9 +338,8 @@ static int convert(struct ctypes *ct, Dwarf_Die *die, int depth)
 		key_add(ct, dbg, off, idx);
 		target = convert_type_of(ct, die, depth);
 		ct->types[idx].target = target;
-		ct->types[idx].name =
-			pointer_name(target >= 0 ? ct->types[target].name
-						 : "void");
+		ct->types[idx].name = pointer_name(
+			target >= 0 ? ct->types[target].name : "void");
 		if (target >= 0 && ct->types[target].kind == CT_OTHER)
 			ct->types[idx].target = -1; /* not followed */
 		return idx;
@@ -351,9 +349,10 @@ static int convert(struct ctypes *ct, Dwarf_Die *die, int depth)
 		target = convert_type_of(ct, die, depth);
 		ct->types[idx].target = target;
 		ct->types[idx].count = array_count(die);
-		ct->types[idx].name = xasprintf(
-			"%s[%llu]", target >= 0 ? ct->types[target].name : "void",
-			(unsigned long long)ct->types[idx].count);
+		ct->types[idx].name =
+			xasprintf("%s[%llu]",
+				  target >= 0 ? ct->types[target].name : "void",
+				  (unsigned long long)ct->types[idx].count);
 		if (target < 0)
 			ct->types[idx].kind = CT_OTHER;
 		return idx;
@@ -518,8 +517,8 @@ size_t ctypes_globals(struct ctypes *ct, uint64_t pc,
 			mg = &ct->mods[i];
 	}
 	if (!mg) {
-		ct->mods = xrealloc(ct->mods,
-				    (ct->nmods + 1) * sizeof(*ct->mods));
+		ct->mods =
+			xrealloc(ct->mods, (ct->nmods + 1) * sizeof(*ct->mods));
 		mg = &ct->mods[ct->nmods++];
 		mg->mod = mod;
 		mg->first = ct->nglobals;

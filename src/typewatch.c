@@ -16,8 +16,7 @@ static int read_memory(void *arg, uint64_t addr, void *buf, size_t n)
 static const struct profiled_func *func_of(const struct process *p, int acct)
 {
 	for (size_t i = 0; p->image && i < p->image->nfuncs; i++) {
-		if (p->image->funcs[i].acct == acct &&
-		    !p->image->funcs[i].gone)
+		if (p->image->funcs[i].acct == acct && !p->image->funcs[i].gone)
 			return &p->image->funcs[i];
 	}
 	return NULL;
@@ -49,8 +48,8 @@ static size_t roots_of(struct ctypes *ct, uint64_t pc,
 	*roots = xcalloc(n + 1, sizeof(**roots));
 	if (ret >= 0 && ctypes_get(ct, ret)->size > 16) {
 		/* returned in memory: rax holds its address */
-		(*roots)[k++] = (struct walk_root){.addr = regs->rax,
-						   .type = ret};
+		(*roots)[k++] =
+			(struct walk_root){.addr = regs->rax, .type = ret};
 	} else if (ret >= 0) {
 		(*roots)[k].type = ret;
 		memcpy((*roots)[k].value, &regs->rax, 8);
@@ -103,8 +102,8 @@ void types_at_return(struct session *s, struct thread *th,
 			continue;
 		name = heapwalk_type_name(ct, blocks[i].type, blocks[i].size,
 					  &objects);
-		account_types_add(s->acct, f->func, name, live[i].line,
-				  objects, live[i].size);
+		account_types_add(s->acct, f->func, name, live[i].line, objects,
+				  live[i].size);
 		free(name);
 	}
 	free(roots);
