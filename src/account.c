@@ -538,9 +538,9 @@ static void type_row_add(struct type_row **rows, size_t *n, const char *type,
 	}
 	if (i == *n) {
 		*rows = xrealloc(*rows, (*n + 1) * sizeof(**rows));
-		(*rows)[(*n)++] = (struct type_row){
-			.type = type ? xstrdup(type) : NULL,
-			.line = type ? 0 : line};
+		(*rows)[(*n)++] =
+			(struct type_row){.type = type ? xstrdup(type) : NULL,
+					  .line = type ? 0 : line};
 	}
 	(*rows)[i].objects += objects;
 	(*rows)[i].bytes += bytes;

@@ -18,8 +18,7 @@
 
 static void release_return(struct session *s, const struct process *p,
 			   uint64_t addr);
-static bool await_caller(struct session *s, struct thread *th,
-			 struct frame *f);
+static bool await_caller(struct session *s, struct thread *th, struct frame *f);
 
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
@@ -277,8 +276,7 @@ void on_return_site(struct session *s, struct thread *th,
 
 /* The call of frame F will end at its return address (a breakpoint
  * waits there): whether it could be set. */
-static bool await_caller(struct session *s, struct thread *th,
-			 struct frame *f)
+static bool await_caller(struct session *s, struct thread *th, struct frame *f)
 {
 	uint64_t ret;
 

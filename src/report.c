@@ -173,15 +173,13 @@ static void text_summary(FILE *out, const struct account *acct, size_t idx,
 }
 
 /* A --types row's name: its type, or the line that made it. */
-static char *type_row_name(const struct func_stats *f,
-			   const struct type_row *r)
+static char *type_row_name(const struct func_stats *f, const struct type_row *r)
 {
 	const char *base = strrchr(f->file, '/');
 
 	if (r->type)
 		return xstrdup(r->type);
-	return xasprintf("untyped (%s:%d)", base ? base + 1 : f->file,
-			 r->line);
+	return xasprintf("untyped (%s:%d)", base ? base + 1 : f->file, r->line);
 }
 
 static int by_bytes(const void *pa, const void *pb)
@@ -276,8 +274,7 @@ static void text_types(FILE *out, const struct func_stats *f)
 		" call%s):\n\n",
 		f->name, f->calls, f->calls == 1 ? "" : "s");
 	text_type_table(out, f, f->types, f->ntypes);
-	fprintf(out, "\nMade by %s and freed before it returned:\n\n",
-		f->name);
+	fprintf(out, "\nMade by %s and freed before it returned:\n\n", f->name);
 	text_type_table(out, f, f->freed, f->nfreed);
 }
 
@@ -479,8 +476,8 @@ static void json_summary(FILE *out, const struct account *acct, size_t idx)
 	free(rows);
 }
 
-static void json_types(FILE *out, const struct func_stats *f,
-		       const char *key, const struct type_row *rows, size_t n)
+static void json_types(FILE *out, const struct func_stats *f, const char *key,
+		       const struct type_row *rows, size_t n)
 {
 	struct type_row *sorted = sorted_rows(rows, n);
 
