@@ -59,6 +59,9 @@ struct account {
 	uint64_t next_serial;
 	struct block **buckets; /* live heap blocks by address */
 	size_t nbuckets, nblocks;
+	bool keep_freed; /* account_keep_freed */
+	struct heap_block *freed;
+	size_t nfreed, freed_cap;
 };
 
 static void heap_add(struct account *acct, int func, size_t proc, int line,
@@ -98,6 +101,7 @@ void account_free(struct account *acct)
 		}
 	}
 	free(acct->buckets);
+	free(acct->freed);
 	free(acct->funcs);
 	free(acct->threads);
 	free(acct);
@@ -633,8 +637,44 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 			freed_in_call(acct, &b->owners[i], b->size);
 		}
 	}
+	if (acct->keep_freed) {
+		if (acct->nfreed == acct->freed_cap) {
+			acct->freed_cap =
+				acct->freed_cap ? 2 * acct->freed_cap : 64;
+			acct->freed = xrealloc(acct->freed,
+					       acct->freed_cap *
+						       sizeof(*acct->freed));
+		}
+		acct->freed[acct->nfreed++] = (struct heap_block){
+			.ptr = b->ptr,
+			.size = b->size,
+			.line = b->nowners ? b->owners[0].line : 0};
+	}
 	free(b->owners);
 	free(b);
+}
+
+void account_keep_freed(struct account *acct)
+{
+	acct->keep_freed = true;
+}
+
+size_t account_heap_freed(const struct account *acct,
+			  struct heap_block **blocks)
+{
+	*blocks = xcalloc(acct->nfreed + 1, sizeof(**blocks));
+	/* latest first, then a stable sort by address */
+	for (size_t i = 0; i < acct->nfreed; i++)
+		(*blocks)[i] = acct->freed[acct->nfreed - 1 - i];
+	for (size_t i = 1; i < acct->nfreed; i++) {
+		struct heap_block b = (*blocks)[i];
+		size_t j = i;
+
+		for (; j > 0 && (*blocks)[j - 1].ptr > b.ptr; j--)
+			(*blocks)[j] = (*blocks)[j - 1];
+		(*blocks)[j] = b;
+	}
+	return acct->nfreed;
 }
 
 void account_heap_leaks(struct account *acct)

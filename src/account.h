@@ -126,6 +126,13 @@ struct heap_block {
  * innermost activation of FUNC on TID made. */
 size_t account_heap_live(const struct account *acct, int tid, int func,
 			 struct heap_block **blocks);
+/* From now on, blocks freed are remembered (memprof graph: a pointer
+ * into one is dangling). */
+void account_keep_freed(struct account *acct);
+/* The blocks freed since, sorted by address, latest first at one
+ * address (a new array). */
+size_t account_heap_freed(const struct account *acct,
+			  struct heap_block **blocks);
 /* Adds a block of BYTES holding OBJECTS objects of TYPE (NULL: untyped,
  * made on LINE) to FUNC's --types rows. */
 void account_types_add(struct account *acct, int func, const char *type,

@@ -113,6 +113,7 @@ static void start_line(struct session *s, struct thread *th, int line,
 	struct frame *f = &th->frames[th->depth - 1];
 
 	account_line(s->acct, th->tid, line, rss);
+	graph_at(s, th, line);
 	s->stats.line_events++;
 	f->line = line;
 	f->line_start = addr;
@@ -133,6 +134,8 @@ static void line_site(struct session *s, struct thread *th,
 	if (is_line_event(f, site))
 		start_line(s, th, site->line, addr, rss);
 	f->last_site = addr;
+	if (site->returns)
+		graph_at(s, th, 0);
 	/* only quiet code runs from here to the ret: the call ends now, or
 	 * with --types at its return address (rax is set only there) */
 	if (site->returns && !(s->opts->types && await_caller(s, th, f)))
@@ -169,6 +172,7 @@ void emulate_return(struct session *s, struct thread *th, int func,
 
 	if (th->depth && th->frames[th->depth - 1].func == func &&
 	    th->frames[th->depth - 1].sp == regs->rsp) {
+		graph_at(s, th, 0);
 		types_at_return(s, th, regs);
 		pop_frame(s, th, rss);
 	}

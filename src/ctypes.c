@@ -539,3 +539,278 @@ size_t ctypes_globals(struct ctypes *ct, uint64_t pc,
 	*globals = ct->globals + mg->first;
 	return mg->n;
 }
+
+/* Variables, and where they are at a pc */
+
+struct eval {
+	const uint64_t *regs;
+	ctypes_read_fn read;
+	void *arg;
+	Dwarf_Addr bias;
+	bool have_fb;
+	uint64_t frame_base;
+	bool in_register; /* the value is the register's (DW_OP_regN) */
+	bool is_value;	  /* DW_OP_stack_value */
+	uint64_t result;
+};
+
+/* Runs a DWARF expression; false when it holds an operation not read
+ * here (pieces, entry values, thread-local storage). */
+static bool run_expr(struct eval *ev, const Dwarf_Op *ops, size_t n)
+{
+	uint64_t stack[64];
+	size_t sp = 0;
+
+#define PUSH(v)                                                                \
+	do {                                                                   \
+		if (sp == 64)                                                  \
+			return false;                                          \
+		stack[sp++] = (v);                                             \
+	} while (0)
+#define NEED(k)                                                                \
+	do {                                                                   \
+		if (sp < (k))                                                  \
+			return false;                                          \
+	} while (0)
+	for (size_t i = 0; i < n; i++) {
+		uint8_t op = ops[i].atom;
+
+		if (op >= DW_OP_lit0 && op <= DW_OP_lit31) {
+			PUSH(op - DW_OP_lit0);
+		} else if (op >= DW_OP_reg0 && op <= DW_OP_reg16) {
+			if (n != 1)
+				return false;
+			ev->in_register = true;
+			ev->result = ev->regs[op - DW_OP_reg0];
+			return true;
+		} else if (op >= DW_OP_breg0 && op <= DW_OP_breg16) {
+			PUSH(ev->regs[op - DW_OP_breg0] + ops[i].number);
+		} else {
+			switch (op) {
+			case DW_OP_addr:
+				PUSH(ops[i].number + ev->bias);
+				break;
+			case DW_OP_const1u:
+			case DW_OP_const2u:
+			case DW_OP_const4u:
+			case DW_OP_const8u:
+			case DW_OP_constu:
+			case DW_OP_const1s:
+			case DW_OP_const2s:
+			case DW_OP_const4s:
+			case DW_OP_const8s:
+			case DW_OP_consts:
+				PUSH(ops[i].number);
+				break;
+			case DW_OP_regx:
+				if (n != 1 || ops[i].number > 16)
+					return false;
+				ev->in_register = true;
+				ev->result = ev->regs[ops[i].number];
+				return true;
+			case DW_OP_bregx:
+				if (ops[i].number > 16)
+					return false;
+				PUSH(ev->regs[ops[i].number] + ops[i].number2);
+				break;
+			case DW_OP_fbreg:
+				if (!ev->have_fb)
+					return false;
+				PUSH(ev->frame_base + ops[i].number);
+				break;
+			case DW_OP_call_frame_cfa:
+				if (!ev->have_fb)
+					return false;
+				PUSH(ev->frame_base);
+				break;
+			case DW_OP_plus_uconst:
+				NEED(1);
+				stack[sp - 1] += ops[i].number;
+				break;
+			case DW_OP_plus:
+				NEED(2);
+				stack[sp - 2] += stack[sp - 1];
+				sp--;
+				break;
+			case DW_OP_minus:
+				NEED(2);
+				stack[sp - 2] -= stack[sp - 1];
+				sp--;
+				break;
+			case DW_OP_deref: {
+				uint64_t v;
+
+				NEED(1);
+				if (ev->read(ev->arg, stack[sp - 1], &v,
+					     sizeof(v)) < 0)
+					return false;
+				stack[sp - 1] = v;
+				break;
+			}
+			case DW_OP_stack_value:
+				NEED(1);
+				ev->is_value = true;
+				ev->result = stack[sp - 1];
+				return i + 1 == n;
+			default:
+				return false;
+			}
+		}
+	}
+	NEED(1);
+	ev->result = stack[sp - 1];
+	return true;
+#undef PUSH
+#undef NEED
+}
+
+/* The frame base of subprogram SUB at PC: a CFA through the call frame
+ * information when DW_OP_call_frame_cfa says so. */
+static bool frame_base(struct ctypes *ct, Dwfl_Module *mod, Dwarf_Die *sub,
+		       uint64_t pc, struct eval *ev)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *expr;
+	size_t len;
+	struct eval cfa = *ev;
+
+	if (!dwarf_attr_integrate(sub, DW_AT_frame_base, &attr) ||
+	    dwarf_getlocation_addr(&attr, pc - ev->bias, &expr, &len, 1) != 1)
+		return false;
+	if (len == 1 && expr[0].atom == DW_OP_call_frame_cfa) {
+		Dwarf_Addr cbias;
+		Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &cbias);
+		Dwarf_Frame *frame = NULL;
+		Dwarf_Op *ops;
+		size_t nops;
+		bool ok;
+
+		if (!cfi)
+			cfi = dwfl_module_dwarf_cfi(mod, &cbias);
+		if (!cfi || dwarf_cfi_addrframe(cfi, pc - cbias, &frame) != 0)
+			return false;
+		ok = dwarf_frame_cfa(frame, &ops, &nops) == 0 &&
+		     run_expr(&cfa, ops, nops) && !cfa.in_register;
+		free(frame);
+		if (!ok)
+			return false;
+		ev->frame_base = cfa.result;
+		ev->have_fb = true;
+		return true;
+	}
+	(void)ct;
+	if (!run_expr(&cfa, expr, len))
+		return false;
+	ev->frame_base = cfa.result;
+	ev->have_fb = true;
+	return true;
+}
+
+/* Where variable VAR is at PC. */
+static enum ctypes_var_result locate(struct ctypes *ct, Dwarf_Die *var,
+				     uint64_t pc, struct eval *ev,
+				     struct ctype_value *out)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Op *expr;
+	size_t len;
+
+	out->type = root_type(ct, var);
+	if (out->type < 0)
+		return CV_NO_LOCATION;
+	if (!dwarf_attr_integrate(var, DW_AT_location, &attr) ||
+	    dwarf_getlocation_addr(&attr, pc - ev->bias, &expr, &len, 1) != 1 ||
+	    !run_expr(ev, expr, len))
+		return CV_NO_LOCATION;
+	if (ev->in_register || ev->is_value) {
+		out->in_memory = false;
+		memcpy(out->bytes, &ev->result, sizeof(ev->result));
+	} else {
+		out->in_memory = true;
+		out->addr = ev->result;
+	}
+	return CV_FOUND;
+}
+
+static bool is_variable(Dwarf_Die *die, const char *name)
+{
+	int tag = dwarf_tag(die);
+	const char *n;
+
+	if (tag != DW_TAG_variable && tag != DW_TAG_formal_parameter)
+		return false;
+	n = name_of(die);
+	return n && strcmp(n, name) == 0;
+}
+
+/* Whether the tree under DIE has a variable NAME (in any block). */
+static bool has_variable(Dwarf_Die *die, const char *name, int depth)
+{
+	Dwarf_Die child;
+
+	if (depth > MAX_NESTING || dwarf_child(die, &child) != 0)
+		return false;
+	do {
+		if (is_variable(&child, name))
+			return true;
+		if (dwarf_tag(&child) == DW_TAG_lexical_block &&
+		    has_variable(&child, name, depth + 1))
+			return true;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
+}
+
+enum ctypes_var_result ctypes_variable(struct ctypes *ct, uint64_t pc,
+				       const uint64_t regs[17],
+				       const char *name, ctypes_read_fn read,
+				       void *arg, struct ctype_value *out)
+{
+	Dwfl_Module *mod = module_at(ct, pc);
+	Dwarf_Die *cu, *scopes = NULL, *sub = NULL;
+	struct eval ev = {.regs = regs, .read = read, .arg = arg};
+	enum ctypes_var_result res = CV_NO_VARIABLE;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->type = -1;
+	if (!mod || !(cu = dwfl_module_addrdie(mod, pc, &ev.bias)))
+		return CV_NO_VARIABLE;
+	n = dwarf_getscopes(cu, pc - ev.bias, &scopes);
+	for (int i = 0; i < n && !sub; i++) {
+		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram)
+			sub = &scopes[i];
+	}
+	if (sub)
+		frame_base(ct, mod, sub, pc, &ev);
+	/* innermost scope first, up to the CU: its globals too */
+	for (int i = 0; i < n && res == CV_NO_VARIABLE; i++) {
+		Dwarf_Die child;
+
+		if (dwarf_child(&scopes[i], &child) != 0)
+			continue;
+		do {
+			if (is_variable(&child, name)) {
+				res = locate(ct, &child, pc, &ev, out);
+				break;
+			}
+		} while (dwarf_siblingof(&child, &child) == 0);
+	}
+	if (res == CV_NO_VARIABLE && sub && has_variable(sub, name, 0))
+		res = CV_OUT_OF_SCOPE;
+	if (res == CV_NO_VARIABLE) {
+		const struct ctype_global *g;
+		size_t ng = ctypes_globals(ct, pc, &g);
+
+		for (size_t i = 0; i < ng; i++) {
+			if (strcmp(g[i].name, name) == 0) {
+				out->type = g[i].type;
+				out->in_memory = true;
+				out->addr = g[i].addr;
+				res = CV_FOUND;
+				break;
+			}
+		}
+	}
+	free(scopes);
+	return res;
+}

@@ -60,4 +60,34 @@ int ctypes_return_type(struct ctypes *ct, uint64_t pc);
 size_t ctypes_globals(struct ctypes *ct, uint64_t pc,
 		      const struct ctype_global **globals);
 
+/* Reads N bytes at ADDR of the program: 0, or -1 (unmapped). */
+typedef int (*ctypes_read_fn)(void *arg, uint64_t addr, void *buf, size_t n);
+
+/* A value of a type: in memory at ADDR, or held in BYTES (a register, a
+ * computed value). */
+struct ctype_value {
+	int type;
+	bool in_memory;
+	uint64_t addr;
+	uint8_t bytes[16];
+};
+
+enum ctypes_var_result {
+	CV_FOUND,
+	CV_NO_VARIABLE,	 /* no variable of that name in the function or
+			  * the module */
+	CV_OUT_OF_SCOPE, /* the function has one, not in scope there */
+	CV_NO_LOCATION,	 /* in scope, but where it is there is not told
+			  * (optimized out, or a location not read) */
+};
+
+/* The variable NAME as the code at run-time address PC sees it: locals
+ * and parameters in scope there first, then the globals of its module.
+ * REGS are the thread's registers in DWARF's numbering (rax, rdx, rcx,
+ * rbx, rsi, rdi, rbp, rsp, r8-r15, rip); memory is read with READ. */
+enum ctypes_var_result ctypes_variable(struct ctypes *ct, uint64_t pc,
+				       const uint64_t regs[17],
+				       const char *name, ctypes_read_fn read,
+				       void *arg, struct ctype_value *out);
+
 #endif

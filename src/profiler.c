@@ -166,4 +166,5 @@ void profiler_end(struct session *s)
 	free(s->found);
 	account_free(s->acct);
 	ctypes_close(s->ctypes);
+	free(s->graph_dot);
 }

@@ -113,6 +113,11 @@ struct session {
 	bool heap; /* --heap */
 	bool jump; /* --engine jump, and the program could take a ring */
 	struct ctypes *ctypes; /* --types: the program's C types, or NULL */
+	/* memprof graph: the picture once drawn (dot), or the exit status
+	 * of why it could not be */
+	char *graph_dot;
+	int graph_error;
+	bool graph_done, graph_checked;
 	int fatal; /* memprof's exit status when it must stop at once */
 };
 

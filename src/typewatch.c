@@ -1,9 +1,12 @@
 /* --types: at each return of a profiled call, the heap blocks the call
  * made and left live are given their C types by a walk from what it
  * returns and from the globals of its module. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph.h"
 #include "heapwalk.h"
 #include "tracer.h"
 #include "util.h"
@@ -109,4 +112,174 @@ void types_at_return(struct session *s, struct thread *th,
 	free(roots);
 	free(blocks);
 	free(live);
+}
+
+/* memprof graph */
+
+static void graph_fail(struct session *s, int status, const char *fmt,
+		       const char *a, const char *b)
+{
+	char *msg = xasprintf(fmt, a, b);
+
+	warn_msg("%s", msg);
+	free(msg);
+	s->graph_error = status;
+	s->graph_done = true;
+}
+
+/* Whether LINE of PF starts code of its own. */
+static bool line_has_code(const struct profiled_func *pf, int line)
+{
+	for (size_t i = 0; i < pf->nsites; i++) {
+		if (pf->sites[i].line == line)
+			return true;
+	}
+	for (size_t i = 0; i < pf->info->nrows; i++) {
+		if (pf->info->rows[i].line == line)
+			return true;
+	}
+	return false;
+}
+
+static void draw(struct session *s, struct thread *th,
+		 const struct profiled_func *pf, int func, int line)
+{
+	const struct options *o = s->opts;
+	struct user_regs_struct r;
+	struct ctypes *ct = types_of(s, th->proc);
+	struct heap_block *live, *freed;
+	struct ctype_value v;
+	char *name, *err = NULL, where[64];
+	size_t nlive, nfreed;
+
+	s->graph_done = true;
+	if (line)
+		snprintf(where, sizeof(where), "line %d", line);
+	else
+		snprintf(where, sizeof(where), "the return");
+	if (!ct || target_get_regs(th->tid, &r) < 0) {
+		graph_fail(s, EXIT_INTERNAL,
+			   "%s%s: cannot read the program "
+			   "there",
+			   o->var, "");
+		return;
+	}
+	const uint64_t regs[17] = {r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi,
+				   r.rbp, r.rsp, r.r8,	r.r9,  r.r10, r.r11,
+				   r.r12, r.r13, r.r14, r.r15, r.rip};
+	name = graph_expr_name(o->var);
+	if (!name) {
+		graph_fail(s, EXIT_USAGE, "--var %s: no variable named%s",
+			   o->var, "");
+		return;
+	}
+	switch (ctypes_variable(ct, r.rip, regs, name, read_memory,
+				(void *)&th->proc->target, &v)) {
+	case CV_FOUND:
+		break;
+	case CV_NO_VARIABLE:
+		graph_fail(s, EXIT_USAGE,
+			   "--var %s: no variable of that name in %s, nor a "
+			   "global with pointers in its module",
+			   name, pf->info->name);
+		free(name);
+		return;
+	case CV_OUT_OF_SCOPE: {
+		char *msg = xasprintf("%s of %s", where, pf->info->name);
+
+		graph_fail(s, EXIT_USAGE,
+			   "--var %s: not in scope at %s (declared in a block "
+			   "that does not hold it)",
+			   name, msg);
+		free(msg);
+		free(name);
+		return;
+	}
+	case CV_NO_LOCATION: {
+		char *msg = xasprintf("%s of %s", where, pf->info->name);
+
+		graph_fail(s, EXIT_USAGE,
+			   "--var %s: where it is at %s is not told by the "
+			   "debug information (optimized out: try another "
+			   "line, or -O0)",
+			   name, msg);
+		free(msg);
+		free(name);
+		return;
+	}
+	}
+	free(name);
+	if (graph_eval(ct, o->var, &v, read_memory, (void *)&th->proc->target,
+		       &err) < 0) {
+		graph_fail(s, EXIT_USAGE, "--var %s%s", err, "");
+		free(err);
+		return;
+	}
+	nlive = account_heap_live(s->acct, th->tid, func, &live);
+	nfreed = account_heap_freed(s->acct, &freed);
+	struct graph_limits lim = {o->max_depth, o->too_many};
+	s->graph_dot =
+		graph_dot(ct, o->var, &v, live, nlive, freed, nfreed, &lim,
+			  read_memory, (void *)&th->proc->target, &err);
+	if (!s->graph_dot) {
+		graph_fail(s, EXIT_USAGE, "--var %s%s", err, "");
+		free(err);
+	}
+	free(live);
+	free(freed);
+}
+
+void graph_at(struct session *s, struct thread *th, int line)
+{
+	const struct options *o = s->opts;
+	const struct frame *f = th->depth ? &th->frames[th->depth - 1] : NULL;
+	const struct profiled_func *pf;
+	char num[32];
+
+	if (!o->graph || s->graph_done || !f ||
+	    !(pf = func_of(th->proc, f->func)))
+		return;
+	if (!s->graph_checked) {
+		s->graph_checked = true;
+		snprintf(num, sizeof(num), "%d", o->at_line);
+		if (o->at_line && !line_has_code(pf, o->at_line)) {
+			graph_fail(s, EXIT_USAGE,
+				   "--at %s: no code of %s is on that line",
+				   num, pf->info->name);
+			return;
+		}
+	}
+	if (line != o->at_line ||
+	    account_func(s->acct, (size_t)f->func)->calls != o->call)
+		return;
+	draw(s, th, pf, f->func, line);
+}
+
+int graph_write(struct session *s, FILE *out)
+{
+	const struct options *o = s->opts;
+	char *err = NULL;
+
+	if (s->graph_error)
+		return s->graph_error;
+	if (!s->graph_dot) {
+		char *when = o->at_line ? xasprintf("line %d", o->at_line)
+					: xstrdup("the return");
+		const struct func_stats *f = account_func_count(s->acct)
+						     ? account_func(s->acct, 0)
+						     : NULL;
+
+		warn_msg("%s: call %lu never reached %s (%" PRIu64
+			 " call%s): nothing drawn",
+			 o->funcs[0], o->call, when, f ? f->calls : 0,
+			 f && f->calls == 1 ? "" : "s");
+		free(when);
+		return EXIT_PROGRAM;
+	}
+	if (graph_render(s->graph_dot, o->graph_format, out, &err) < 0) {
+		warn_msg("%s: %s", o->output, err ? err : "cannot write it");
+		free(err);
+		return EXIT_INTERNAL;
+	}
+	return 0;
 }
