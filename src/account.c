@@ -16,6 +16,7 @@ struct activation {
 	int pid;
 	uint64_t line_peak;	 /* the highest RSS seen while the line ran */
 	uint64_t serial;	 /* tells activations apart, for heap blocks */
+	uint64_t call;		 /* which call of its function, from 1 */
 	bool abandoned;		 /* it will not return */
 	struct live_bytes *live; /* heap bytes its lines allocated that are
 				  * still live */
@@ -261,6 +262,14 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 	act->abandoned = false;
 	f->calls++;
 	f->procs[act->proc].calls++;
+	act->call = f->calls;
+}
+
+uint64_t account_call_number(const struct account *acct, int tid)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+
+	return t && t->depth ? t->acts[t->depth - 1].call : 0;
 }
 
 void account_line(struct account *acct, int tid, int line, uint64_t rss)

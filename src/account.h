@@ -147,6 +147,9 @@ struct summary_row {
 size_t account_summary(const struct account *acct, int func,
 		       struct summary_row **rows);
 
+/* Which call of its function TID's innermost activation is (1 for the
+ * first to begin); 0 when none is open. */
+uint64_t account_call_number(const struct account *acct, int tid);
 /* How many activations TID has open. */
 size_t account_depth(const struct account *acct, int tid);
 /* Line events recorded so far, over all functions. */

@@ -426,8 +426,11 @@ static void find_pointers(struct fanout *f, const uint8_t *buf, uint64_t len,
 				/* a void *: to a block, drawn untyped */
 				uint64_t v;
 
+				p = xasprintf("%s%s%s", path, *path ? "." : "",
+					      mb->name);
 				memcpy(&v, buf + mb->offset, sizeof(v));
-				pointer_found(f, mb->name, v, -1);
+				pointer_found(f, p, v, -1);
+				free(p);
 				continue;
 			}
 			if (!mt->pointers)
@@ -700,11 +703,20 @@ char *graph_dot(const struct ctypes *ct, const char *expr,
 	} else if (t && v->in_memory && t->pointers &&
 		   (t->kind == CT_STRUCT || t->kind == CT_UNION ||
 		    t->kind == CT_ARRAY)) {
-		root = (long)add_node(&g, (struct node){.kind = NK_OBJECT,
-							.addr = v->addr,
-							.size = t->size,
-							.type = v->type,
-							.count = 1});
+		long b = find_block(live, nlive, v->addr);
+		struct node n = {.kind = NK_OBJECT,
+				 .addr = v->addr,
+				 .size = t->size,
+				 .type = v->type,
+				 .count = 1};
+
+		/* a heap block's first object: the block */
+		if (b >= 0 && live[b].ptr == v->addr && t->size) {
+			n.block = true;
+			n.size = live[b].size;
+			n.count = live[b].size / t->size ?: 1;
+		}
+		root = (long)add_node(&g, n);
 	} else {
 		*err = xasprintf("%s: %s %s holds no pointer to follow", expr,
 				 t && strchr("aeiou", t->name[0]) ? "an" : "a",

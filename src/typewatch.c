@@ -250,7 +250,7 @@ void graph_at(struct session *s, struct thread *th, int line)
 		}
 	}
 	if (line != o->at_line ||
-	    account_func(s->acct, (size_t)f->func)->calls != o->call)
+	    account_call_number(s->acct, th->tid) != o->call)
 		return;
 	draw(s, th, pf, f->func, line);
 }
