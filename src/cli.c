@@ -89,6 +89,8 @@ static void print_help(void)
 	     "not found.\n\n"
 	     "The functions --func can name: memprof functions PROGRAM "
 	     "[PATTERN].\n"
+	     "A picture of one variable, as objgraph: memprof graph "
+	     "(memprof graph --help).\n"
 	     "Memory over time, as mprof: memprof run|attach|plot|list|peak|"
 	     "rm|clean\n"
 	     "(memprof run --help, memprof plot --help).\n\n"
