@@ -191,6 +191,12 @@ static int convert_type_of(struct ctypes *ct, Dwarf_Die *die, int depth)
 	return type_of(die, &t) ? convert(ct, &t, depth + 1) : -1;
 }
 
+/* Type I's name; a type under construction has none yet. */
+static const char *name_or_not(const struct ctypes *ct, int i)
+{
+	return i >= 0 && ct->types[i].name ? ct->types[i].name : "?";
+}
+
 static char *pointer_name(const char *pointee)
 {
 	size_t len = strlen(pointee);
@@ -315,7 +321,7 @@ static int convert(struct ctypes *ct, Dwarf_Die *die, int depth)
 		if (target < 0)
 			return -1;
 		/* an anonymous struct is known by its typedef */
-		if (name && strstr(ct->types[target].name, "<anonymous>")) {
+		if (name && strstr(name_or_not(ct, target), "<anonymous>")) {
 			free(ct->types[target].name);
 			ct->types[target].name = xstrdup(name);
 		}
@@ -339,7 +345,7 @@ static int convert(struct ctypes *ct, Dwarf_Die *die, int depth)
 		target = convert_type_of(ct, die, depth);
 		ct->types[idx].target = target;
 		ct->types[idx].name = pointer_name(
-			target >= 0 ? ct->types[target].name : "void");
+			target >= 0 ? name_or_not(ct, target) : "void");
 		if (target >= 0 && ct->types[target].kind == CT_OTHER)
 			ct->types[idx].target = -1; /* not followed */
 		return idx;
@@ -349,10 +355,10 @@ static int convert(struct ctypes *ct, Dwarf_Die *die, int depth)
 		target = convert_type_of(ct, die, depth);
 		ct->types[idx].target = target;
 		ct->types[idx].count = array_count(die);
-		ct->types[idx].name =
-			xasprintf("%s[%llu]",
-				  target >= 0 ? ct->types[target].name : "void",
-				  (unsigned long long)ct->types[idx].count);
+		ct->types[idx].name = xasprintf(
+			"%s[%llu]",
+			target >= 0 ? name_or_not(ct, target) : "void",
+			(unsigned long long)ct->types[idx].count);
 		if (target < 0)
 			ct->types[idx].kind = CT_OTHER;
 		return idx;
