@@ -200,8 +200,10 @@ static struct type_row *sorted_rows(const struct type_row *rows, size_t n)
 {
 	struct type_row *copy = xcalloc(n + 1, sizeof(*copy));
 
-	memcpy(copy, rows, n * sizeof(*copy));
-	qsort(copy, n, sizeof(*copy), by_bytes);
+	if (n) {
+		memcpy(copy, rows, n * sizeof(*copy));
+		qsort(copy, n, sizeof(*copy), by_bytes);
+	}
 	return copy;
 }
 
