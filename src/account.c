@@ -21,6 +21,8 @@ struct activation {
 	struct live_bytes *live; /* heap bytes its lines allocated that are
 				  * still live */
 	size_t nlive;
+	uint64_t *made; /* account_track_made: the blocks it made */
+	size_t nmade, made_cap;
 };
 
 struct live_bytes {
@@ -61,6 +63,7 @@ struct account {
 	struct block **buckets; /* live heap blocks by address */
 	size_t nbuckets, nblocks;
 	bool keep_freed; /* account_keep_freed */
+	bool track_made; /* account_track_made */
 	struct heap_block *freed;
 	size_t nfreed, freed_cap;
 };
@@ -90,8 +93,10 @@ void account_free(struct account *acct)
 		free(acct->funcs[i].freed);
 	}
 	for (size_t i = 0; i < acct->nthreads; i++) {
-		for (size_t j = 0; j < acct->threads[i].depth; j++)
+		for (size_t j = 0; j < acct->threads[i].depth; j++) {
 			free(acct->threads[i].acts[j].live);
+			free(acct->threads[i].acts[j].made);
+		}
 		free(acct->threads[i].acts);
 	}
 	for (size_t k = 0; k < acct->nbuckets; k++) {
@@ -259,6 +264,8 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 	act->serial = ++acct->next_serial;
 	act->live = NULL;
 	act->nlive = 0;
+	act->made = NULL;
+	act->nmade = act->made_cap = 0;
 	act->abandoned = false;
 	f->calls++;
 	f->procs[act->proc].calls++;
@@ -312,6 +319,8 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 			 offsetof(struct line_stats, heap_retained),
 			 act->live[i].bytes);
 	free(act->live);
+	free(act->made);
+	act->made = NULL;
 	act->live = NULL;
 	act->nlive = 0;
 	t->depth--;
@@ -522,6 +531,16 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 		b->owners[b->nowners++] =
 			(struct owner){a->func, a->line, a->proc, a->serial};
 		add_live(a, a->line, (int64_t)size);
+		if (acct->track_made) {
+			if (a->nmade == a->made_cap) {
+				a->made_cap =
+					a->made_cap ? 2 * a->made_cap : 16;
+				a->made = xrealloc(a->made,
+						   a->made_cap *
+							   sizeof(*a->made));
+			}
+			a->made[a->nmade++] = ptr;
+		}
 		heap_add(acct, a->func, a->proc, a->line,
 			 offsetof(struct line_stats, heap_alloc), size);
 		heap_add(acct, a->func, a->proc, a->line,
@@ -661,6 +680,66 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 	}
 	free(b->owners);
 	free(b);
+}
+
+void account_track_made(struct account *acct)
+{
+	acct->track_made = true;
+}
+
+static const struct block *find_block(const struct account *acct, uint64_t ptr)
+{
+	if (!acct->nbuckets)
+		return NULL;
+	for (const struct block *b = acct->buckets[bucket_of(acct, ptr)]; b;
+	     b = b->next) {
+		if (b->ptr == ptr)
+			return b;
+	}
+	return NULL;
+}
+
+uint64_t account_heap_size(const struct account *acct, uint64_t ptr)
+{
+	const struct block *b = find_block(acct, ptr);
+
+	return b ? b->size : 0;
+}
+
+size_t account_heap_made(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+	const struct activation *act = NULL;
+	size_t n = 0;
+
+	for (size_t i = t ? t->depth : 0; i-- > 0 && !act;) {
+		if (t->acts[i].func == func)
+			act = &t->acts[i];
+	}
+	*blocks = xcalloc(act ? act->nmade + 1 : 1, sizeof(**blocks));
+	for (size_t i = 0; act && i < act->nmade; i++) {
+		const struct block *b = find_block(acct, act->made[i]);
+
+		for (size_t k = 0; b && k < b->nowners; k++) {
+			if (b->owners[k].serial != act->serial)
+				continue;
+			(*blocks)[n++] =
+				(struct heap_block){.ptr = b->ptr,
+						    .size = b->size,
+						    .made = true,
+						    .line = b->owners[k].line};
+			break;
+		}
+	}
+	qsort(*blocks, n, sizeof(**blocks), by_address);
+	/* made twice at one address (freed between): once */
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!u || (*blocks)[u - 1].ptr != (*blocks)[i].ptr)
+			(*blocks)[u++] = (*blocks)[i];
+	}
+	return u;
 }
 
 void account_keep_freed(struct account *acct)

@@ -126,6 +126,15 @@ struct heap_block {
  * innermost activation of FUNC on TID made. */
 size_t account_heap_live(const struct account *acct, int tid, int func,
 			 struct heap_block **blocks);
+/* From now on, each activation keeps the blocks it made (--types). */
+void account_track_made(struct account *acct);
+/* The live blocks the innermost activation of FUNC on TID made, sorted
+ * by address, each with the line that made it (a new array). */
+size_t account_heap_made(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks);
+/* The size of the live block made in a profiled call at PTR; 0 for
+ * none. */
+uint64_t account_heap_size(const struct account *acct, uint64_t ptr);
 /* From now on, blocks freed are remembered (memprof graph: a pointer
  * into one is dangling). */
 void account_keep_freed(struct account *acct);

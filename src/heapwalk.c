@@ -36,6 +36,7 @@ struct walk {
 	struct seen_key *seen; /* values outside blocks, scanned */
 	size_t nseen, seen_cap;
 	walk_read_fn read;
+	walk_size_fn size_of;
 	void *arg;
 	uint64_t bytes_read;
 	struct walk_result res;
@@ -138,8 +139,13 @@ static void follow(struct walk *w, uint64_t v, int target)
 			push(w, v, target, 1, b);
 		return;
 	}
-	if (t->pointers && !seen_before(w, v, target))
-		push(w, v, target, 1, -1);
+	if (!t->pointers || seen_before(w, v, target))
+		return;
+	/* another block: all of it, an array when larger */
+	uint64_t size = w->size_of ? w->size_of(w->arg, v) : 0;
+	uint64_t count = size && t->size ? size / t->size : 1;
+
+	push(w, v, target, count ? count : 1, -1);
 }
 
 /* The value of TYPE in BUF (LEN bytes readable), its pointers followed. */
@@ -224,8 +230,12 @@ static void take(struct walk *w, const struct item *it)
 		}
 	} else {
 		len = t->size * it->count;
-		if (len > MAX_VALUE)
+		if (it->count == 1 && len > MAX_VALUE)
 			return;
+		if (len > MAX_BLOCK_READ) {
+			len = MAX_BLOCK_READ;
+			w->res.truncated = true;
+		}
 	}
 	if (w->bytes_read + len > MAX_BYTES) {
 		w->res.truncated = true;
@@ -242,12 +252,14 @@ static void take(struct walk *w, const struct item *it)
 
 struct walk_result heapwalk(const struct ctypes *ct, struct walk_block *blocks,
 			    size_t n, const struct walk_root *roots,
-			    size_t nroots, walk_read_fn read, void *arg)
+			    size_t nroots, walk_read_fn read,
+			    walk_size_fn size_of, void *arg)
 {
 	struct walk w = {.ct = ct,
 			 .blocks = blocks,
 			 .nblocks = n,
 			 .read = read,
+			 .size_of = size_of,
 			 .arg = arg};
 	uint64_t taken = 0;
 

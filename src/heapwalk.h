@@ -14,6 +14,9 @@
 
 /* Reads N bytes at ADDR of the program: 0, or -1 (unmapped). */
 typedef int (*walk_read_fn)(void *arg, uint64_t addr, void *buf, size_t n);
+/* The size of another heap block (one not to type) that starts at ADDR;
+ * 0 when none does. */
+typedef uint64_t (*walk_size_fn)(void *arg, uint64_t addr);
 
 /* A heap block the walk may type. */
 struct walk_block {
@@ -35,10 +38,12 @@ struct walk_result {
 };
 
 /* Walks from ROOTS, giving types to BLOCKS (N of them, sorted by
- * address, their types -1 before). */
+ * address, their types -1 before); other blocks (SIZE_OF) are walked
+ * through, whole, but not typed. */
 struct walk_result heapwalk(const struct ctypes *ct, struct walk_block *blocks,
 			    size_t n, const struct walk_root *roots,
-			    size_t nroots, walk_read_fn read, void *arg);
+			    size_t nroots, walk_read_fn read,
+			    walk_size_fn size_of, void *arg);
 
 /* How a typed block shows in the --types table: the name of its type
  * (a new string) and the objects it holds. */

@@ -334,6 +334,8 @@ int main(int argc, char **argv)
 	bool tty = isatty(STDERR_FILENO) == 1;
 	if (ret == 0 && opts.graph)
 		account_keep_freed(s.acct);
+	if (ret == 0 && opts.types)
+		account_track_made(s.acct);
 	if (ret == 0) {
 		program_pid = s.procs[0]->target.pid;
 		if (tty) {

@@ -16,6 +16,26 @@ static int read_memory(void *arg, uint64_t addr, void *buf, size_t n)
 	return target_read(arg, addr, buf, n);
 }
 
+/* What the walk at a return reads through. */
+struct walk_context {
+	const struct target *target;
+	const struct account *acct;
+};
+
+static int walk_read(void *arg, uint64_t addr, void *buf, size_t n)
+{
+	const struct walk_context *c = arg;
+
+	return target_read(c->target, addr, buf, n);
+}
+
+static uint64_t walk_size(void *arg, uint64_t addr)
+{
+	const struct walk_context *c = arg;
+
+	return account_heap_size(c->acct, addr);
+}
+
 static const struct profiled_func *func_of(const struct process *p, int acct)
 {
 	for (size_t i = 0; p->image && i < p->image->nfuncs; i++) {
@@ -74,20 +94,16 @@ void types_at_return(struct session *s, struct thread *th,
 	struct walk_block *blocks;
 	struct walk_root *roots;
 	struct ctypes *ct;
-	size_t n, nroots, made = 0;
+	size_t n, nroots;
 
 	if (!s->opts->types || !f || !(pf = func_of(th->proc, f->func)))
 		return;
-	n = account_heap_live(s->acct, th->tid, f->func, &live);
-	for (size_t i = 0; i < n; i++)
-		made += live[i].made;
-	if (!made || !(ct = types_of(s, th->proc))) {
-		for (size_t i = 0; i < n; i++) {
-			if (live[i].made)
-				account_types_add(s->acct, f->func, NULL,
-						  live[i].line, 1,
-						  live[i].size);
-		}
+	/* the population: the blocks this call made, live still */
+	n = account_heap_made(s->acct, th->tid, f->func, &live);
+	if (!n || !(ct = types_of(s, th->proc))) {
+		for (size_t i = 0; i < n; i++)
+			account_types_add(s->acct, f->func, NULL, live[i].line,
+					  1, live[i].size);
 		free(live);
 		return;
 	}
@@ -95,14 +111,12 @@ void types_at_return(struct session *s, struct thread *th,
 	for (size_t i = 0; i < n; i++)
 		blocks[i] = (struct walk_block){live[i].ptr, live[i].size, -1};
 	nroots = roots_of(ct, pf->info->entry, regs, &roots);
-	heapwalk(ct, blocks, n, roots, nroots, read_memory,
-		 (void *)&th->proc->target);
+	struct walk_context ctx = {&th->proc->target, s->acct};
+	heapwalk(ct, blocks, n, roots, nroots, walk_read, walk_size, &ctx);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t objects = 1;
 		char *name;
 
-		if (!live[i].made)
-			continue;
 		name = heapwalk_type_name(ct, blocks[i].type, blocks[i].size,
 					  &objects);
 		account_types_add(s->acct, f->func, name, live[i].line, objects,
