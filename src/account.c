@@ -747,22 +747,38 @@ void account_keep_freed(struct account *acct)
 	acct->keep_freed = true;
 }
 
+/* A freed block and when it was freed. */
+struct freed_at {
+	struct heap_block b;
+	size_t seq;
+};
+
+static int by_address_latest(const void *pa, const void *pb)
+{
+	const struct freed_at *a = pa, *b = pb;
+
+	if (a->b.ptr != b->b.ptr)
+		return a->b.ptr < b->b.ptr ? -1 : 1;
+	return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
 size_t account_heap_freed(const struct account *acct,
 			  struct heap_block **blocks)
 {
-	*blocks = xcalloc(acct->nfreed + 1, sizeof(**blocks));
-	/* latest first, then a stable sort by address */
-	for (size_t i = 0; i < acct->nfreed; i++)
-		(*blocks)[i] = acct->freed[acct->nfreed - 1 - i];
-	for (size_t i = 1; i < acct->nfreed; i++) {
-		struct heap_block b = (*blocks)[i];
-		size_t j = i;
+	struct freed_at *all = xcalloc(acct->nfreed + 1, sizeof(*all));
+	size_t n = 0;
 
-		for (; j > 0 && (*blocks)[j - 1].ptr > b.ptr; j--)
-			(*blocks)[j] = (*blocks)[j - 1];
-		(*blocks)[j] = b;
+	for (size_t i = 0; i < acct->nfreed; i++)
+		all[i] = (struct freed_at){acct->freed[i], i};
+	qsort(all, acct->nfreed, sizeof(*all), by_address_latest);
+	/* at one address, the block freed last */
+	*blocks = xcalloc(acct->nfreed + 1, sizeof(**blocks));
+	for (size_t i = 0; i < acct->nfreed; i++) {
+		if (!n || (*blocks)[n - 1].ptr != all[i].b.ptr)
+			(*blocks)[n++] = all[i].b;
 	}
-	return acct->nfreed;
+	free(all);
+	return n;
 }
 
 void account_heap_leaks(struct account *acct)

@@ -138,7 +138,7 @@ uint64_t account_heap_size(const struct account *acct, uint64_t ptr);
 /* From now on, blocks freed are remembered (memprof graph: a pointer
  * into one is dangling). */
 void account_keep_freed(struct account *acct);
-/* The blocks freed since, sorted by address, latest first at one
+/* The blocks freed since, sorted by address, the latest alone at one
  * address (a new array). */
 size_t account_heap_freed(const struct account *acct,
 			  struct heap_block **blocks);
