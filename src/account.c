@@ -16,10 +16,13 @@ struct activation {
 	int pid;
 	uint64_t line_peak;	 /* the highest RSS seen while the line ran */
 	uint64_t serial;	 /* tells activations apart, for heap blocks */
+	uint64_t call;		 /* which call of its function, from 1 */
 	bool abandoned;		 /* it will not return */
 	struct live_bytes *live; /* heap bytes its lines allocated that are
 				  * still live */
 	size_t nlive;
+	uint64_t *made; /* account_track_made: the blocks it made */
+	size_t nmade, made_cap;
 };
 
 struct live_bytes {
@@ -59,6 +62,10 @@ struct account {
 	uint64_t next_serial;
 	struct block **buckets; /* live heap blocks by address */
 	size_t nbuckets, nblocks;
+	bool keep_freed; /* account_keep_freed */
+	bool track_made; /* account_track_made */
+	struct heap_block *freed;
+	size_t nfreed, freed_cap;
 };
 
 static void heap_add(struct account *acct, int func, size_t proc, int line,
@@ -80,10 +87,16 @@ void account_free(struct account *acct)
 		for (size_t j = 0; j < acct->funcs[i].nprocs; j++)
 			free(acct->funcs[i].procs[j].lines);
 		free(acct->funcs[i].procs);
+		for (size_t j = 0; j < acct->funcs[i].ntypes; j++)
+			free(acct->funcs[i].types[j].type);
+		free(acct->funcs[i].types);
+		free(acct->funcs[i].freed);
 	}
 	for (size_t i = 0; i < acct->nthreads; i++) {
-		for (size_t j = 0; j < acct->threads[i].depth; j++)
+		for (size_t j = 0; j < acct->threads[i].depth; j++) {
 			free(acct->threads[i].acts[j].live);
+			free(acct->threads[i].acts[j].made);
+		}
 		free(acct->threads[i].acts);
 	}
 	for (size_t k = 0; k < acct->nbuckets; k++) {
@@ -94,6 +107,7 @@ void account_free(struct account *acct)
 		}
 	}
 	free(acct->buckets);
+	free(acct->freed);
 	free(acct->funcs);
 	free(acct->threads);
 	free(acct);
@@ -250,9 +264,19 @@ void account_enter(struct account *acct, int pid, int tid, int func,
 	act->serial = ++acct->next_serial;
 	act->live = NULL;
 	act->nlive = 0;
+	act->made = NULL;
+	act->nmade = act->made_cap = 0;
 	act->abandoned = false;
 	f->calls++;
 	f->procs[act->proc].calls++;
+	act->call = f->calls;
+}
+
+uint64_t account_call_number(const struct account *acct, int tid)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+
+	return t && t->depth ? t->acts[t->depth - 1].call : 0;
 }
 
 void account_line(struct account *acct, int tid, int line, uint64_t rss)
@@ -295,6 +319,8 @@ static void pop_activation(struct account *acct, struct thread_stack *t,
 			 offsetof(struct line_stats, heap_retained),
 			 act->live[i].bytes);
 	free(act->live);
+	free(act->made);
+	act->made = NULL;
 	act->live = NULL;
 	act->nlive = 0;
 	t->depth--;
@@ -505,6 +531,16 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 		b->owners[b->nowners++] =
 			(struct owner){a->func, a->line, a->proc, a->serial};
 		add_live(a, a->line, (int64_t)size);
+		if (acct->track_made) {
+			if (a->nmade == a->made_cap) {
+				a->made_cap =
+					a->made_cap ? 2 * a->made_cap : 16;
+				a->made = xrealloc(a->made,
+						   a->made_cap *
+							   sizeof(*a->made));
+			}
+			a->made[a->nmade++] = ptr;
+		}
 		heap_add(acct, a->func, a->proc, a->line,
 			 offsetof(struct line_stats, heap_alloc), size);
 		heap_add(acct, a->func, a->proc, a->line,
@@ -517,6 +553,88 @@ void account_heap_alloc(struct account *acct, int tid, uint64_t ptr,
 	b->next = acct->buckets[k];
 	acct->buckets[k] = b;
 	acct->nblocks++;
+}
+
+/* Adds a block to the rows *ROWS (*N of them), by TYPE or LINE. */
+static void type_row_add(struct type_row **rows, size_t *n, const char *type,
+			 int line, uint64_t objects, uint64_t bytes)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++) {
+		const struct type_row *r = &(*rows)[i];
+
+		if (type ? r->type && strcmp(r->type, type) == 0
+			 : !r->type && r->line == line)
+			break;
+	}
+	if (i == *n) {
+		*rows = xrealloc(*rows, (*n + 1) * sizeof(**rows));
+		(*rows)[(*n)++] =
+			(struct type_row){.type = type ? xstrdup(type) : NULL,
+					  .line = type ? 0 : line};
+	}
+	(*rows)[i].objects += objects;
+	(*rows)[i].bytes += bytes;
+	(*rows)[i].blocks++;
+}
+
+void account_types_add(struct account *acct, int func, const char *type,
+		       int line, uint64_t objects, uint64_t bytes)
+{
+	struct func_stats *f = &acct->funcs[func];
+
+	type_row_add(&f->types, &f->ntypes, type, line, objects, bytes);
+}
+
+/* A block the call of owner O made is freed before the call returns. */
+static void freed_in_call(struct account *acct, const struct owner *o,
+			  uint64_t size)
+{
+	struct func_stats *f = &acct->funcs[o->func];
+
+	type_row_add(&f->freed, &f->nfreed, NULL, o->line, 1, size);
+}
+
+static int by_address(const void *pa, const void *pb)
+{
+	const struct heap_block *a = pa, *b = pb;
+
+	return a->ptr < b->ptr ? -1 : a->ptr > b->ptr;
+}
+
+size_t account_heap_live(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+	uint64_t serial = 0;
+	bool open = false;
+	size_t n = 0;
+
+	for (size_t i = t ? t->depth : 0; i-- > 0 && !open;) {
+		if (t->acts[i].func == func) {
+			serial = t->acts[i].serial;
+			open = true;
+		}
+	}
+	*blocks = xcalloc(acct->nblocks + 1, sizeof(**blocks));
+	for (size_t k = 0; k < acct->nbuckets; k++) {
+		for (const struct block *b = acct->buckets[k]; b; b = b->next) {
+			struct heap_block *hb = &(*blocks)[n++];
+
+			*hb = (struct heap_block){.ptr = b->ptr,
+						  .size = b->size};
+			for (size_t i = 0; i < b->nowners && open; i++) {
+				if (b->owners[i].func == func &&
+				    b->owners[i].serial == serial) {
+					hb->made = true;
+					hb->line = b->owners[i].line;
+				}
+			}
+		}
+	}
+	qsort(*blocks, n, sizeof(**blocks), by_address);
+	return n;
 }
 
 void account_heap_free(struct account *acct, int tid, uint64_t ptr)
@@ -542,11 +660,125 @@ void account_heap_free(struct account *acct, int tid, uint64_t ptr)
 	for (size_t i = 0; i < b->nowners; i++) {
 		struct activation *act =
 			find_activation(acct, b->tid, b->owners[i].serial);
-		if (act)
+		if (act) {
 			add_live(act, b->owners[i].line, -(int64_t)b->size);
+			freed_in_call(acct, &b->owners[i], b->size);
+		}
+	}
+	if (acct->keep_freed) {
+		if (acct->nfreed == acct->freed_cap) {
+			acct->freed_cap =
+				acct->freed_cap ? 2 * acct->freed_cap : 64;
+			acct->freed = xrealloc(acct->freed,
+					       acct->freed_cap *
+						       sizeof(*acct->freed));
+		}
+		acct->freed[acct->nfreed++] = (struct heap_block){
+			.ptr = b->ptr,
+			.size = b->size,
+			.line = b->nowners ? b->owners[0].line : 0};
 	}
 	free(b->owners);
 	free(b);
+}
+
+void account_track_made(struct account *acct)
+{
+	acct->track_made = true;
+}
+
+static const struct block *find_block(const struct account *acct, uint64_t ptr)
+{
+	if (!acct->nbuckets)
+		return NULL;
+	for (const struct block *b = acct->buckets[bucket_of(acct, ptr)]; b;
+	     b = b->next) {
+		if (b->ptr == ptr)
+			return b;
+	}
+	return NULL;
+}
+
+uint64_t account_heap_size(const struct account *acct, uint64_t ptr)
+{
+	const struct block *b = find_block(acct, ptr);
+
+	return b ? b->size : 0;
+}
+
+size_t account_heap_made(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks)
+{
+	const struct thread_stack *t = find_thread(acct, tid);
+	const struct activation *act = NULL;
+	size_t n = 0;
+
+	for (size_t i = t ? t->depth : 0; i-- > 0 && !act;) {
+		if (t->acts[i].func == func)
+			act = &t->acts[i];
+	}
+	*blocks = xcalloc(act ? act->nmade + 1 : 1, sizeof(**blocks));
+	for (size_t i = 0; act && i < act->nmade; i++) {
+		const struct block *b = find_block(acct, act->made[i]);
+
+		for (size_t k = 0; b && k < b->nowners; k++) {
+			if (b->owners[k].serial != act->serial)
+				continue;
+			(*blocks)[n++] =
+				(struct heap_block){.ptr = b->ptr,
+						    .size = b->size,
+						    .made = true,
+						    .line = b->owners[k].line};
+			break;
+		}
+	}
+	qsort(*blocks, n, sizeof(**blocks), by_address);
+	/* made twice at one address (freed between): once */
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!u || (*blocks)[u - 1].ptr != (*blocks)[i].ptr)
+			(*blocks)[u++] = (*blocks)[i];
+	}
+	return u;
+}
+
+void account_keep_freed(struct account *acct)
+{
+	acct->keep_freed = true;
+}
+
+/* A freed block and when it was freed. */
+struct freed_at {
+	struct heap_block b;
+	size_t seq;
+};
+
+static int by_address_latest(const void *pa, const void *pb)
+{
+	const struct freed_at *a = pa, *b = pb;
+
+	if (a->b.ptr != b->b.ptr)
+		return a->b.ptr < b->b.ptr ? -1 : 1;
+	return a->seq < b->seq ? 1 : a->seq > b->seq ? -1 : 0;
+}
+
+size_t account_heap_freed(const struct account *acct,
+			  struct heap_block **blocks)
+{
+	struct freed_at *all = xcalloc(acct->nfreed + 1, sizeof(*all));
+	size_t n = 0;
+
+	for (size_t i = 0; i < acct->nfreed; i++)
+		all[i] = (struct freed_at){acct->freed[i], i};
+	qsort(all, acct->nfreed, sizeof(*all), by_address_latest);
+	/* at one address, the block freed last */
+	*blocks = xcalloc(acct->nfreed + 1, sizeof(**blocks));
+	for (size_t i = 0; i < acct->nfreed; i++) {
+		if (!n || (*blocks)[n - 1].ptr != all[i].b.ptr)
+			(*blocks)[n++] = all[i].b;
+	}
+	free(all);
+	return n;
 }
 
 void account_heap_leaks(struct account *acct)

@@ -31,6 +31,15 @@ struct proc_stats {
 	struct line_stats *lines;
 };
 
+/* --types: heap blocks by C type (or, untyped, by the line that made
+ * them): OBJECTS (elements of a block of structs; 1 for other blocks),
+ * BYTES requested, BLOCKS. */
+struct type_row {
+	char *type; /* NULL: untyped */
+	int line;   /* untyped: the line that made them */
+	uint64_t objects, bytes, blocks;
+};
+
 struct func_stats {
 	char *name;
 	char *file;	/* absolute path of the source file */
@@ -47,6 +56,10 @@ struct func_stats {
 	struct line_stats *lines; /* last_line - first_line + 1 entries */
 	struct proc_stats *procs; /* by process, in the order they came */
 	size_t nprocs;
+	/* --types: blocks its calls made that were live at their return,
+	 * and blocks they made and freed before it (by line) */
+	struct type_row *types, *freed;
+	size_t ntypes, nfreed;
 };
 
 struct account;
@@ -103,6 +116,37 @@ void account_heap_move(struct account *acct, uint64_t old, uint64_t ptr,
 /* At the program's exit: blocks never freed count as leaked. */
 void account_heap_leaks(struct account *acct);
 
+/* A live block, for the typed walk. */
+struct heap_block {
+	uint64_t ptr, size;
+	bool made; /* made by the activation asked about */
+	int line;  /* then the line of it that made it */
+};
+/* Every live block, sorted by address (a new array); MADE for those the
+ * innermost activation of FUNC on TID made. */
+size_t account_heap_live(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks);
+/* From now on, each activation keeps the blocks it made (--types). */
+void account_track_made(struct account *acct);
+/* The live blocks the innermost activation of FUNC on TID made, sorted
+ * by address, each with the line that made it (a new array). */
+size_t account_heap_made(const struct account *acct, int tid, int func,
+			 struct heap_block **blocks);
+/* The size of the live block made in a profiled call at PTR; 0 for
+ * none. */
+uint64_t account_heap_size(const struct account *acct, uint64_t ptr);
+/* From now on, blocks freed are remembered (memprof graph: a pointer
+ * into one is dangling). */
+void account_keep_freed(struct account *acct);
+/* The blocks freed since, sorted by address, the latest alone at one
+ * address (a new array). */
+size_t account_heap_freed(const struct account *acct,
+			  struct heap_block **blocks);
+/* Adds a block of BYTES holding OBJECTS objects of TYPE (NULL: untyped,
+ * made on LINE) to FUNC's --types rows. */
+void account_types_add(struct account *acct, int func, const char *type,
+		       int line, uint64_t objects, uint64_t bytes);
+
 /* Live blocks allocated in a function, grouped by line and size. */
 struct summary_row {
 	int line;
@@ -112,6 +156,9 @@ struct summary_row {
 size_t account_summary(const struct account *acct, int func,
 		       struct summary_row **rows);
 
+/* Which call of its function TID's innermost activation is (1 for the
+ * first to begin); 0 when none is open. */
+uint64_t account_call_number(const struct account *acct, int tid);
 /* How many activations TID has open. */
 size_t account_depth(const struct account *acct, int tid);
 /* Line events recorded so far, over all functions. */

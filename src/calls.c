@@ -18,6 +18,7 @@
 
 static void release_return(struct session *s, const struct process *p,
 			   uint64_t addr);
+static bool await_caller(struct session *s, struct thread *th, struct frame *f);
 
 static void pop_frame(struct session *s, struct thread *th, uint64_t rss)
 {
@@ -113,6 +114,7 @@ static void start_line(struct session *s, struct thread *th, int line,
 	struct frame *f = &th->frames[th->depth - 1];
 
 	account_line(s->acct, th->tid, line, rss);
+	graph_at(s, th, line);
 	s->stats.line_events++;
 	f->line = line;
 	f->line_start = addr;
@@ -133,8 +135,11 @@ static void line_site(struct session *s, struct thread *th,
 	if (is_line_event(f, site))
 		start_line(s, th, site->line, addr, rss);
 	f->last_site = addr;
-	/* only quiet code runs from here to the ret: the call ends now */
 	if (site->returns)
+		graph_at(s, th, 0);
+	/* only quiet code runs from here to the ret: the call ends now, or
+	 * with --types at its return address (rax is set only there) */
+	if (site->returns && !(s->opts->types && await_caller(s, th, f)))
 		pop_frame(s, th, rss);
 }
 
@@ -167,8 +172,11 @@ void emulate_return(struct session *s, struct thread *th, int func,
 	uint64_t ret_addr;
 
 	if (th->depth && th->frames[th->depth - 1].func == func &&
-	    th->frames[th->depth - 1].sp == regs->rsp)
+	    th->frames[th->depth - 1].sp == regs->rsp) {
+		graph_at(s, th, 0);
+		types_at_return(s, th, regs);
 		pop_frame(s, th, rss);
+	}
 	if (target_read(&th->proc->target, regs->rsp, &ret_addr,
 			sizeof(ret_addr)) < 0) {
 		step_over(s, th, bp);
@@ -264,8 +272,25 @@ void on_return_site(struct session *s, struct thread *th,
 			alloc_returned(s, th, &c, regs->rax);
 		release_return(s, th->proc, c.ret);
 	}
+	if (th->depth && th->frames[th->depth - 1].sp + 8 == sp &&
+	    th->frames[th->depth - 1].ret_addr == bp->addr)
+		types_at_return(s, th, regs);
 	if (th->depth && th->frames[th->depth - 1].sp < sp)
 		pop_dead_frames(s, th, sp, thread_sample(s, th));
+}
+
+/* The call of frame F will end at its return address (a breakpoint
+ * waits there): whether it could be set. */
+static bool await_caller(struct session *s, struct thread *th, struct frame *f)
+{
+	uint64_t ret;
+
+	if (f->ret_addr ||
+	    target_read(&th->proc->target, f->sp, &ret, sizeof(ret)) < 0 ||
+	    !await_return(s, th, ret))
+		return false;
+	f->ret_addr = ret;
+	return true;
 }
 
 /* The function jumps to another one, which will return to our caller:

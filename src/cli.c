@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "graph.h"
 #include "util.h"
 
 static const char usage_line[] =
@@ -55,6 +56,10 @@ static void print_help(void)
 	     "      --summary         after the run, the live blocks each "
 	     "function made,\n"
 	     "                        by line and size (implies --heap)\n"
+	     "      --types           after each table, the live blocks its "
+	     "calls made, by C\n"
+	     "                        type, and those they freed (implies "
+	     "--heap)\n"
 	     "      --stats           line events, stops and times: after "
 	     "the table, in\n"
 	     "                        the JSON, on standard error with CSV\n"
@@ -84,6 +89,8 @@ static void print_help(void)
 	     "not found.\n\n"
 	     "The functions --func can name: memprof functions PROGRAM "
 	     "[PATTERN].\n"
+	     "A picture of one variable, as objgraph: memprof graph "
+	     "(memprof graph --help).\n"
 	     "Memory over time, as mprof: memprof run|attach|plot|list|peak|"
 	     "rm|clean\n"
 	     "(memprof run --help, memprof plot --help).\n\n"
@@ -133,6 +140,7 @@ enum {
 	OPT_PEAK,
 	OPT_HEAP,
 	OPT_SUMMARY,
+	OPT_TYPES,
 };
 
 static int parse_pid(const char *arg)
@@ -180,6 +188,7 @@ static const struct option long_options[] = {
 	{"peak", no_argument, NULL, OPT_PEAK},
 	{"heap", no_argument, NULL, OPT_HEAP},
 	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"types", no_argument, NULL, OPT_TYPES},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -251,6 +260,9 @@ void cli_parse(int argc, char **argv, struct options *opts)
 		case OPT_SUMMARY:
 			opts->summary = opts->heap = true;
 			break;
+		case OPT_TYPES:
+			opts->types = opts->heap = true;
+			break;
 		case OPT_DURATION:
 			opts->duration = parse_duration(optarg);
 			break;
@@ -277,6 +289,138 @@ void cli_parse(int argc, char **argv, struct options *opts)
 	if (opts->nfuncs == 0)
 		usage_error("%sno function to profile: give --func NAME", "");
 	opts->argv = opts->pid ? NULL : argv + optind;
+}
+
+static const char graph_usage[] =
+	"Usage: memprof graph --func NAME --var EXPR [--at LINE|return] "
+	"[--call K]\n"
+	"                     [--max-depth N] [--too-many N] -o FILE [--] "
+	"PROGRAM [ARGS...]";
+
+static void print_graph_help(void)
+{
+	printf("%s\n\n", graph_usage);
+	puts("Runs PROGRAM and stops it once in the function NAME: when it "
+	     "reaches LINE,\nor just before it returns (the default); in its "
+	     "first call, or the K-th.\nThere it draws EXPR (lessons, "
+	     "lessons[0], root->left, *p) and what its\npointers reach, "
+	     "through the C types of the debug information, as objgraph's\n"
+	     "show_refs does: one node per object, one edge per pointer. "
+	     "Then the program\nruns on to its end.\n\n"
+	     "  --func NAME       the function\n"
+	     "  --var EXPR        the variable, a parameter or a global, "
+	     "with ->, ., [N], *\n"
+	     "  --at LINE|return  when (default: return)\n"
+	     "  --call K          in the K-th call (default 1)\n"
+	     "  --max-depth N     pointers followed from EXPR, at most "
+	     "(default 3)\n"
+	     "  --too-many N      edges drawn from one object, at most; the "
+	     "rest are one\n"
+	     "                    \"+M more\" node (default 10)\n"
+	     "  -o FILE           FILE.dot (Graphviz dot), FILE.svg, "
+	     "FILE.png or FILE.pdf\n\n"
+	     "Exit status: the program's own; 2 usage error (also a --var "
+	     "that is not\nthere or holds no pointer, a LINE without code); "
+	     "3 the program cannot be\nprofiled, or never got there; 5 the "
+	     "picture could not be written.");
+}
+
+/* A number of graph's options: at least MIN. */
+static long graph_number(const char *opt, const char *arg, long min)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min)
+		cli_sub_error("graph",
+			      "%s needs a number, %ld or more, not '%s'", opt,
+			      min, arg);
+	return v;
+}
+
+void cli_parse_graph(int argc, char **argv, struct options *opts)
+{
+	enum { G_FUNC = 256, G_VAR, G_AT, G_CALL, G_DEPTH, G_MANY };
+	static const struct option longopts[] = {
+		{"func", required_argument, NULL, G_FUNC},
+		{"var", required_argument, NULL, G_VAR},
+		{"at", required_argument, NULL, G_AT},
+		{"call", required_argument, NULL, G_CALL},
+		{"max-depth", required_argument, NULL, G_DEPTH},
+		{"too-many", required_argument, NULL, G_MANY},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->graph = opts->heap = true;
+	opts->format = REPORT_TEXT;
+	opts->precision = 1;
+	opts->call = 1;
+	opts->max_depth = 3;
+	opts->too_many = 10;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case G_FUNC:
+			if (opts->nfuncs)
+				cli_sub_error("graph", "one --func only");
+			opts->funcs = xcalloc(1, sizeof(*opts->funcs));
+			opts->funcs[opts->nfuncs++] = optarg;
+			break;
+		case G_VAR:
+			opts->var = optarg;
+			break;
+		case G_AT:
+			opts->at_line =
+				strcmp(optarg, "return") == 0
+					? 0
+					: (int)graph_number("--at", optarg, 1);
+			break;
+		case G_CALL:
+			opts->call = (unsigned long)graph_number("--call",
+								 optarg, 1);
+			break;
+		case G_DEPTH:
+			opts->max_depth =
+				(int)graph_number("--max-depth", optarg, 0);
+			break;
+		case G_MANY:
+			opts->too_many =
+				(int)graph_number("--too-many", optarg, 1);
+			break;
+		case 'o':
+			opts->output = optarg;
+			break;
+		case 'h':
+			print_graph_help();
+			exit(0);
+		default:
+			cli_sub_bad_option("graph", c, argv, longopts);
+		}
+	}
+	if (!opts->nfuncs)
+		cli_sub_error("graph", "no function: give --func NAME");
+	if (!opts->var || !*opts->var)
+		cli_sub_error("graph", "nothing to draw: give --var EXPR");
+	if (!opts->output)
+		cli_sub_error("graph", "no picture: give -o FILE.dot (or "
+				       ".svg, .png, .pdf)");
+	if (!graph_format_of(opts->output, &opts->graph_format))
+		cli_sub_error("graph",
+			      "%s: write .dot, .svg, .png or .pdf (the name "
+			      "tells which)",
+			      opts->output);
+	if (optind >= argc)
+		cli_sub_error("graph", "no program to run");
+	if (opts->max_depth > 100)
+		opts->max_depth = 100;
+	opts->argv = argv + optind;
 }
 
 void cli_free(struct options *opts)

@@ -23,16 +23,26 @@ struct options {
 	bool peak;	   /* --peak */
 	bool heap;	   /* --heap */
 	bool summary;	   /* --summary (implies --heap) */
+	bool types;	   /* --types (implies --heap) */
 	bool follow_forks; /* -f */
 	int pid;	   /* -p PID: attach; 0 to start ARGV */
 	double duration;   /* --duration SECONDS with -p; 0: none */
 	char **argv;	   /* the program and its arguments */
+	/* memprof graph: what to draw, and when */
+	bool graph;
+	const char *var;	  /* --var EXPR */
+	int at_line;		  /* --at LINE; 0: just before it returns */
+	unsigned long call;	  /* --call K: the K-th call (from 1) */
+	int max_depth, too_many;  /* --max-depth, --too-many */
+	const char *graph_format; /* from -o's name: dot, svg, png, pdf */
 };
 
 /* Parses ARGV; prints help or version and exits 0 when asked, prints one
  * line and exits EXIT_USAGE on a usage error. */
 void cli_parse(int argc, char **argv, struct options *opts);
 void cli_free(struct options *opts);
+/* The same for memprof graph (ARGV[0] is "graph"). */
+void cli_parse_graph(int argc, char **argv, struct options *opts);
 
 struct option;
 

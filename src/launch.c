@@ -42,6 +42,12 @@ static void choose_engine(struct session *s)
 				 "line event: --engine copy is used");
 		s->jump = false;
 	}
+	if (s->jump && (o->types || o->graph)) {
+		if (o->engine_given)
+			warn_msg("--types walks the memory at a stop at each "
+				 "return: --engine copy is used");
+		s->jump = false;
+	}
 }
 
 static void start_clock(struct session *s)

@@ -318,7 +318,10 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && is_subcommand(argv[1]))
 		return subcommand(argc - 1, argv + 1);
-	cli_parse(argc, argv, &opts);
+	if (argc > 1 && strcmp(argv[1], "graph") == 0)
+		cli_parse_graph(argc - 1, argv + 1, &opts);
+	else
+		cli_parse(argc, argv, &opts);
 	memset(&s, 0, sizeof(s));
 	s.opts = &opts;
 	s.detach_requested = &detach_requested;
@@ -352,6 +355,10 @@ int main(int argc, char **argv)
 	/* on a terminal, a status line while it runs */
 	static struct progress progress;
 	bool tty = isatty(STDERR_FILENO) == 1;
+	if (ret == 0 && opts.graph)
+		account_keep_freed(s.acct);
+	if (ret == 0 && opts.types)
+		account_track_made(s.acct);
 	if (ret == 0) {
 		program_pid = s.procs[0]->target.pid;
 		if (tty) {
@@ -386,12 +393,27 @@ int main(int argc, char **argv)
 		return ret;
 	}
 
+	if (opts.graph) {
+		int gret = graph_write(&s, out.stream);
+
+		if (gret == 0 && output_commit(&out) < 0)
+			gret = EXIT_INTERNAL;
+		else if (gret != 0)
+			output_abandon(&out);
+		ret = gret ? gret : exit_status(&s);
+		profiler_end(&s);
+		free(program);
+		cli_free(&opts);
+		return ret;
+	}
+
 	struct report_stats stats = stats_of(&s.stats);
 	struct report_options ropts = {.format = opts.format,
 				       .precision = opts.precision,
 				       .peak = s.peak,
 				       .heap = s.heap,
-				       .summary = opts.summary};
+				       .summary = opts.summary,
+				       .types = opts.types};
 	/* JSON and CSV are one document each, whatever follows on the same
 	 * stream: the stats go into the JSON, or to standard error; the
 	 * messages on how the program ended come first */

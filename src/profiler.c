@@ -250,4 +250,6 @@ void profiler_end(struct session *s)
 	free(s->missing);
 	cli_free_command(s->exec_command);
 	account_free(s->acct);
+	ctypes_close(s->ctypes);
+	free(s->graph_dot);
 }

@@ -22,5 +22,8 @@ int profiler_run(struct session *s);
 int profiler_report_missing(const struct session *s);
 /* Frees what profiler_start made. */
 void profiler_end(struct session *s);
+/* memprof graph, after the run: the picture to OUT, or why there is
+ * none. Returns 0, or memprof's exit status. */
+int graph_write(struct session *s, FILE *out);
 
 #endif

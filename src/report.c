@@ -172,6 +172,114 @@ static void text_summary(FILE *out, const struct account *acct, size_t idx,
 	free(rows);
 }
 
+/* A --types row's name: its type, or the line that made it. */
+static char *type_row_name(const struct func_stats *f, const struct type_row *r)
+{
+	const char *base = strrchr(f->file, '/');
+
+	if (r->type)
+		return xstrdup(r->type);
+	return xasprintf("untyped (%s:%d)", base ? base + 1 : f->file, r->line);
+}
+
+static int by_bytes(const void *pa, const void *pb)
+{
+	const struct type_row *a = pa, *b = pb;
+
+	if (a->bytes != b->bytes)
+		return a->bytes < b->bytes ? 1 : -1;
+	if (!a->type != !b->type)
+		return a->type ? -1 : 1;
+	if (a->type)
+		return strcmp(a->type, b->type);
+	return a->line - b->line;
+}
+
+/* ROWS sorted as the tables show them: largest total first (a copy). */
+static struct type_row *sorted_rows(const struct type_row *rows, size_t n)
+{
+	struct type_row *copy = xcalloc(n + 1, sizeof(*copy));
+
+	if (n) {
+		memcpy(copy, rows, n * sizeof(*copy));
+		qsort(copy, n, sizeof(*copy), by_bytes);
+	}
+	return copy;
+}
+
+/* pympler's sizes: bytes, then KiB, MiB, GiB with two decimals. */
+static void format_total(char *buf, size_t size, uint64_t bytes)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, size, "%" PRIu64 "      B", bytes);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.2f %s", v, units[u]);
+}
+
+/* One --types table, in pympler's layout. */
+static void text_type_table(FILE *out, const struct func_stats *f,
+			    const struct type_row *rows, size_t n)
+{
+	struct type_row *sorted = sorted_rows(rows, n);
+	char **names = xcalloc(n + 1, sizeof(*names));
+	char **totals = xcalloc(n + 1, sizeof(*totals));
+	int w[3] = {5, 11, 12};
+
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+
+		names[i] = type_row_name(f, &sorted[i]);
+		format_total(buf, sizeof(buf), sorted[i].bytes);
+		totals[i] = xstrdup(buf);
+		snprintf(buf, sizeof(buf), "%" PRIu64, sorted[i].objects);
+		if ((int)strlen(names[i]) > w[0])
+			w[0] = (int)strlen(names[i]);
+		if ((int)strlen(buf) > w[1])
+			w[1] = (int)strlen(buf);
+		if ((int)strlen(totals[i]) > w[2])
+			w[2] = (int)strlen(totals[i]);
+	}
+	fprintf(out, "%*s | %*s | %*s\n", w[0], "types", w[1], "# objects",
+		w[2], "total size");
+	for (int c = 0; c < 3; c++) {
+		for (int i = 0; i < w[c]; i++)
+			fputc('=', out);
+		fputs(c < 2 ? " | " : "\n", out);
+	}
+	for (size_t i = 0; i < n; i++) {
+		fprintf(out, "%*s | %*" PRIu64 " | %*s\n", w[0], names[i], w[1],
+			sorted[i].objects, w[2], totals[i]);
+		free(names[i]);
+		free(totals[i]);
+	}
+	if (n == 0)
+		fputs("(none)\n", out);
+	free(names);
+	free(totals);
+	free(sorted);
+}
+
+/* --types: what F's calls made, by C type. */
+static void text_types(FILE *out, const struct func_stats *f)
+{
+	fprintf(out,
+		"\nMade by %s and live when it returned, by type (%" PRIu64
+		" call%s):\n\n",
+		f->name, f->calls, f->calls == 1 ? "" : "s");
+	text_type_table(out, f, f->types, f->ntypes);
+	fprintf(out, "\nMade by %s and freed before it returned:\n\n", f->name);
+	text_type_table(out, f, f->freed, f->nfreed);
+}
+
 static void text_function(FILE *out, const struct account *acct, size_t idx,
 			  const struct report_options *opts)
 {
@@ -201,6 +309,8 @@ static void text_function(FILE *out, const struct account *acct, size_t idx,
 	}
 	if (opts->summary)
 		text_summary(out, acct, idx, f, src, opts);
+	if (opts->types)
+		text_types(out, f);
 	if (f->calls == 0)
 		fprintf(out, "\nNote: %s was never called.\n", f->name);
 	if (f->unfinished)
@@ -368,6 +478,30 @@ static void json_summary(FILE *out, const struct account *acct, size_t idx)
 	free(rows);
 }
 
+static void json_types(FILE *out, const struct func_stats *f, const char *key,
+		       const struct type_row *rows, size_t n)
+{
+	struct type_row *sorted = sorted_rows(rows, n);
+
+	fprintf(out, ",\n     \"%s\": [", key);
+	for (size_t i = 0; i < n; i++) {
+		char *name = type_row_name(f, &sorted[i]);
+
+		fputs(i ? ",\n      {\"type\": " : "\n      {\"type\": ", out);
+		json_string(out, name);
+		fprintf(out,
+			", \"objects\": %" PRIu64 ", \"bytes\": %" PRIu64
+			", \"blocks\": %" PRIu64,
+			sorted[i].objects, sorted[i].bytes, sorted[i].blocks);
+		if (!sorted[i].type)
+			fprintf(out, ", \"line\": %d", sorted[i].line);
+		fputc('}', out);
+		free(name);
+	}
+	fputc(']', out);
+	free(sorted);
+}
+
 static void json_function(FILE *out, const struct account *acct, size_t idx,
 			  const struct report_options *opts)
 {
@@ -402,6 +536,10 @@ static void json_function(FILE *out, const struct account *acct, size_t idx,
 	fputc(']', out);
 	if (opts->summary)
 		json_summary(out, acct, idx);
+	if (opts->types) {
+		json_types(out, f, "types", f->types, f->ntypes);
+		json_types(out, f, "freed_types", f->freed, f->nfreed);
+	}
 	fputc('}', out);
 	source_free(src);
 }

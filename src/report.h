@@ -33,6 +33,7 @@ struct report_options {
 	bool peak;     /* the Peak column */
 	bool heap;     /* the heap columns */
 	bool summary;  /* the live blocks by line and size */
+	bool types;    /* the blocks by C type (--types) */
 	/* JSON: a "stats" object in the document; NULL for none */
 	const struct report_stats *stats;
 };

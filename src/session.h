@@ -9,6 +9,7 @@
 
 #include "account.h"
 #include "cli.h"
+#include "ctypes.h"
 #include "image.h"
 #include "report.h"
 #include "ring.h"
@@ -166,6 +167,12 @@ struct session {
 	bool peak; /* --peak, and the kernel can reset the peak RSS */
 	bool heap; /* --heap */
 	bool jump; /* --engine jump, and the program could take a ring */
+	struct ctypes *ctypes; /* --types: the program's C types, or NULL */
+	/* memprof graph: the picture once drawn (dot), or the exit status
+	 * of why it could not be */
+	char *graph_dot;
+	int graph_error;
+	bool graph_done, graph_checked;
 	int fatal; /* memprof's exit status when it must stop at once */
 	/* the command of the program the first process executed in place
 	 * (owned; it replaces command), or NULL */

@@ -52,6 +52,14 @@ void on_alloc(struct session *s, struct thread *th, const struct breakpoint *bp,
 void alloc_returned(struct session *s, struct thread *th,
 		    const struct alloc_call *c, uint64_t result);
 
+/* typewatch.c: --types, at the return of a profiled call (REGS at its
+ * ret or at the return address) */
+void types_at_return(struct session *s, struct thread *th,
+		     const struct user_regs_struct *regs);
+/* memprof graph: TH's innermost call is at a line event for LINE, or
+ * (LINE 0) about to return, its pc still in the function */
+void graph_at(struct session *s, struct thread *th, int line);
+
 /* calls.c: activations and the seam of line events */
 void site_event(struct session *s, struct thread *th,
 		const struct profiled_func *pf, const struct breakpoint *bp,
