@@ -88,10 +88,11 @@ uint64_t thread_sample(struct session *s, struct thread *th)
 	uint64_t rss;
 
 	if (threads_of(s, p) < 2 ||
-	    sampler_minflt(p->target.pid, th->tid, &minflt, &before) < 0)
+	    sampler_minflt(&p->sampler, p->target.pid, th->tid, &minflt,
+			   &before) < 0)
 		return thread_view(s, th, sample(s, p), 0, 0);
 	rss = sample(s, p);
-	if (sampler_minflt(p->target.pid, 0, NULL, &after) < 0 ||
+	if (sampler_minflt(&p->sampler, p->target.pid, 0, NULL, &after) < 0 ||
 	    after - before > FAULTS_DURING)
 		after = 0;
 	return thread_view(s, th, rss, minflt, after);
@@ -112,7 +113,8 @@ struct process *process_new(struct session *s, pid_t pid)
 	struct process *p = xcalloc(1, sizeof(*p));
 
 	p->target.mem_fd = -1;
-	p->sampler.statm_fd = -1;
+	p->sampler.statm_fd = p->sampler.status_fd = -1;
+	p->sampler.clear_refs_fd = p->sampler.stat_fd = -1;
 	if (target_open(&p->target, pid) < 0 ||
 	    sampler_open(&p->sampler, pid) < 0) {
 		target_close(&p->target);

@@ -421,10 +421,14 @@ static int record_traced(struct recorder *r, struct options *opts, char *path,
 			*started = false;
 		*pidvar = 0;
 		sampler_close(&r->sampler);
+		/* a --func that never came (waited for) is said now */
+		bool missing = ret == 0 && profiler_report_missing(&s) != 0;
 		if (ret == 0 && s.status.how == RUN_SIGNALED) {
 			warn_msg("%s killed by signal %d", s.command[0],
 				 s.status.code);
 			ret = 128 + s.status.code;
+		} else if (missing) {
+			ret = EXIT_PROGRAM;
 		} else if (ret == 0 && s.status.how == RUN_EXITED) {
 			ret = s.status.code;
 		}

@@ -14,6 +14,8 @@ int sampler_open(struct sampler *s, pid_t pid)
 	s->status_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/clear_refs", pid);
 	s->clear_refs_fd = open(path, O_WRONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	s->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
 	s->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
 	s->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -48,23 +50,13 @@ uint64_t sampler_rss(struct sampler *s)
 	return sampler_statm(s, buf, n);
 }
 
-/* The minor faults of /proc/PID[/task/TID]/stat (its 10th field, after
+/* The minor faults in the text of a stat file (the 10th field, after
  * the command name in parentheses), or -1. */
-static int64_t stat_minflt(pid_t pid, pid_t tid)
+static int64_t stat_minflt(char *buf, ssize_t n)
 {
-	char path[64], buf[1024], *p;
 	unsigned long minflt;
-	ssize_t n;
-	int fd;
+	char *p;
 
-	if (tid)
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	else
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (fd >= 0)
-		close(fd);
 	if (n <= 0)
 		return -1;
 	buf[n] = '\0';
@@ -75,10 +67,25 @@ static int64_t stat_minflt(pid_t pid, pid_t tid)
 	return (int64_t)minflt;
 }
 
-int sampler_minflt(pid_t pid, pid_t tid, uint32_t *thread, uint32_t *process)
+int sampler_minflt(struct sampler *s, pid_t pid, pid_t tid, uint32_t *thread,
+		   uint32_t *process)
 {
-	int64_t t = tid ? stat_minflt(pid, tid) : 0, p = stat_minflt(pid, 0);
+	char path[64], buf[1024];
+	int64_t t = 0, p;
 
+	if (tid) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		t = stat_minflt(buf,
+				fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1));
+		if (fd >= 0)
+			close(fd);
+	}
+	p = stat_minflt(buf, s->stat_fd < 0 ? -1
+					    : pread(s->stat_fd, buf,
+						    sizeof(buf) - 1, 0));
 	if (t < 0 || p <= 0)
 		return -1;
 	if (tid)
@@ -95,7 +102,9 @@ void sampler_close(struct sampler *s)
 		close(s->status_fd);
 	if (s->clear_refs_fd >= 0)
 		close(s->clear_refs_fd);
-	s->statm_fd = s->status_fd = s->clear_refs_fd = -1;
+	if (s->stat_fd >= 0)
+		close(s->stat_fd);
+	s->statm_fd = s->status_fd = s->clear_refs_fd = s->stat_fd = -1;
 }
 
 uint64_t sampler_peak(struct sampler *s)

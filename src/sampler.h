@@ -10,6 +10,7 @@ struct sampler {
 	int statm_fd;
 	int status_fd;	   /* /proc/PID/status, for VmHWM (--peak) */
 	int clear_refs_fd; /* /proc/PID/clear_refs, to reset it */
+	int stat_fd;	   /* /proc/PID/stat, for its minor faults */
 	uint64_t page_size;
 	uint64_t last; /* the last figure read, in bytes */
 	/* memory of memprof's own in the process (the ring), left out of
@@ -36,6 +37,7 @@ int sampler_reset_peak(struct sampler *s);
 /* The minor faults of thread TID of process PID (not with TID 0) and of
  * the whole process, the low 32 bits. 0, or -1 when they cannot be
  * read. */
-int sampler_minflt(pid_t pid, pid_t tid, uint32_t *thread, uint32_t *process);
+int sampler_minflt(struct sampler *s, pid_t pid, pid_t tid, uint32_t *thread,
+		   uint32_t *process);
 
 #endif
