@@ -14,6 +14,7 @@
 
 #include "debuginfo.h"
 #include "names.h"
+#include "source.h"
 #include "suggest.h"
 #include "util.h"
 
@@ -390,6 +391,17 @@ static bool has_row_at(const struct line_row *rows, size_t n, uint64_t addr)
 	return false;
 }
 
+/* Whether one of ROWS lies in [LO, HI). */
+static bool rows_within(const struct line_row *rows, size_t n, uint64_t lo,
+			uint64_t hi)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].addr >= lo && rows[i].addr < hi)
+			return true;
+	}
+	return false;
+}
+
 /* The line of the sorted ROWS at ADDR (0 before the first). */
 static int row_line_at(const struct line_row *rows, size_t n, uint64_t addr)
 {
@@ -424,8 +436,12 @@ static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 	}
 	for (size_t i = 0; i < n; i++) {
 		rows[nrows++] = (struct line_row){list[i].lo, list[i].line};
+		/* code after the range with no row of its own continues the
+		 * row before it: the callee's (the call line goes on) or,
+		 * when the range holds none, the caller's */
 		if (!inlined_at(list, n, list[i].hi) &&
-		    !has_row_at(fi->rows, fi->nrows, list[i].hi))
+		    !has_row_at(fi->rows, fi->nrows, list[i].hi) &&
+		    !rows_within(fi->rows, fi->nrows, list[i].lo, list[i].hi))
 			rows[nrows++] = (struct line_row){
 				list[i].hi,
 				row_line_at(fi->rows, fi->nrows, list[i].hi)};
@@ -527,6 +543,37 @@ static int sort_ranges(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* Keeps the rows of the function's own lines, from its header to the
+ * brace that closes its body in the source; rows of other lines (code
+ * the compiler moved in from elsewhere) get no line. Without the source,
+ * or when it does not read as a function there, its last row ends it. */
+static void own_lines(struct func_info *fi)
+{
+	struct source *src = source_load(fi->file);
+	int end = source_body_end(src, fi->decl_line);
+	size_t inside = 0, outside = 0;
+
+	source_free(src);
+	for (size_t i = 0; end && i < fi->nrows; i++) {
+		if (fi->rows[i].line > end)
+			outside++;
+		else if (fi->rows[i].line >= fi->decl_line)
+			inside++;
+	}
+	/* a source that has changed since the build reads otherwise */
+	if (outside > inside)
+		end = 0;
+	fi->last_line = end ? end : fi->decl_line;
+	for (size_t i = 0; i < fi->nrows; i++) {
+		/* lines before the header come from elsewhere: no line */
+		if (fi->rows[i].line < fi->decl_line ||
+		    (end && fi->rows[i].line > end))
+			fi->rows[i].line = 0;
+		if (fi->rows[i].line > fi->last_line)
+			fi->last_line = fi->rows[i].line;
+	}
+}
+
 /* The function at DIE, shown as NAME (taken over). */
 static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 {
@@ -550,14 +597,7 @@ static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
 	charge_inlined(die, s->bias, fi);
 	fi->inlined_calls = count_inlined_copies(s->cu, die);
-	fi->last_line = fi->decl_line;
-	for (size_t i = 0; i < fi->nrows; i++) {
-		/* lines before the header come from elsewhere: no line */
-		if (fi->rows[i].line < fi->decl_line)
-			fi->rows[i].line = 0;
-		if (fi->rows[i].line > fi->last_line)
-			fi->last_line = fi->rows[i].line;
-	}
+	own_lines(fi);
 	return fi;
 fail:
 	func_info_free(fi);

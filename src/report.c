@@ -177,10 +177,14 @@ static void text_function(FILE *out, const struct account *acct, size_t idx,
 {
 	const struct func_stats *f = account_func(acct, idx);
 	struct source *src = source_load(f->file);
+	const char *last = source_line(src, f->last_line);
 	const char *after = source_line(src, f->last_line + 1);
-	/* some compilers give the closing brace no code of its own */
-	int shown_last = after && is_closing_brace(after) ? f->last_line + 1
-							  : f->last_line;
+	/* a function whose end was not read in the source ends at its last
+	 * code, and the closing brace may have none of its own */
+	int shown_last = last && !is_closing_brace(last) && after &&
+					 is_closing_brace(after)
+				 ? f->last_line + 1
+				 : f->last_line;
 	int len;
 
 	fprintf(out, "Filename: %s\n\n", f->file);
