@@ -283,11 +283,16 @@ static bool collect_ranges(struct search *s, Dwarf_Die *die,
 }
 
 /* The function's rows: the last is_stmt row at an address wins, as in
- * gdb; rows of other files (code included from elsewhere) get line 0. */
+ * gdb; rows of other files (code included from elsewhere) get line 0.
+ * A row that is no statement start but goes on with the line in force
+ * (a rotated loop entered at its condition) is kept too: code of that
+ * line begins there. Those of other lines are code scheduled among
+ * them, and keep the line in force. */
 static bool collect_rows(struct search *s, struct func_info *fi)
 {
 	Dwarf_Lines *lines;
 	size_t nlines;
+	int in_force = 0;
 
 	if (dwarf_getsrclines(s->cu, &lines, &nlines) != 0)
 		return false;
@@ -302,7 +307,7 @@ static bool collect_rows(struct search *s, struct func_info *fi)
 		addr += s->bias;
 		dwarf_linebeginstatement(l, &stmt);
 		dwarf_lineendsequence(l, &end);
-		if (!in_ranges(fi, addr) || (!stmt && !end))
+		if (!in_ranges(fi, addr))
 			continue;
 		if (!end) {
 			const char *src = dwarf_linesrc(l, NULL, NULL);
@@ -311,7 +316,12 @@ static bool collect_rows(struct search *s, struct func_info *fi)
 				dwarf_lineno(l, &lineno);
 			free(abs);
 		}
-		if (fi->nrows && fi->rows[fi->nrows - 1].addr == addr) {
+		bool again = fi->nrows && fi->rows[fi->nrows - 1].addr == addr;
+		if (!stmt && !end &&
+		    (again || lineno == 0 || lineno != in_force))
+			continue;
+		in_force = end ? 0 : lineno;
+		if (again) {
 			if (!end)
 				fi->rows[fi->nrows - 1].line = lineno;
 			continue;

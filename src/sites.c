@@ -1,8 +1,9 @@
 /* Line sites. An instruction starts a line event when control arrives
- * from an instruction of another line, or by a backward jump (a new loop
- * iteration, as in Python's tracer). Code of no line (line 0) continues
- * the line before it. Where jumps are indirect the row starts keep every
- * line reachable. */
+ * from an instruction of another line at a row of its own line (not by a
+ * jump into the middle of a line, where gdb does not stop either), or by
+ * a backward jump (a new loop iteration, as in Python's tracer). Code of no
+ * line (line 0) continues the line before it. Where jumps are indirect the row
+ * starts keep every line reachable. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,15 @@ static bool is_row_start(const struct line_row *rows, size_t nrows,
 	size_t i = first_from(rows, nrows, sizeof(*rows), addr);
 
 	return i < nrows && rows[i].addr == addr;
+}
+
+/* Whether a row of LINE starts at ADDR. */
+static bool starts_line(const struct line_row *rows, size_t nrows,
+			uint64_t addr, int line)
+{
+	size_t i = first_from(rows, nrows, sizeof(*rows), addr);
+
+	return i < nrows && rows[i].addr == addr && rows[i].line == line;
 }
 
 static bool contiguous(const struct insn *insns, size_t ninsns, size_t i)
@@ -136,8 +146,11 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 		size_t t = find_insn(insns, ninsns, in->target);
 		if (t == ninsns)
 			continue;
+		/* from another line: an event only where code of the
+		 * target's line begins, not in the middle of it (a return
+		 * path shared with the lines before it) */
 		if (line[t] != line[i])
-			site[t] = true;
+			site[t] = starts_line(rows, nrows, in->target, line[t]);
 		else if (in->target <= in->addr &&
 			 (indirect ||
 			  !back_edge_never_counts(insns, ninsns, line,

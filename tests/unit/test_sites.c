@@ -148,6 +148,9 @@ static void entry_is_site_only_when_jumped_back_to(void)
 
 /* Line 10 jumps forward into the middle of line 12, which line 12's own
  * code also falls into: a site reached forward, not back. */
+/* A jump from another line to where a row of the target's line starts
+ * is a line event; one into the middle of a line (a return path that
+ * lines before share) is not: that line's code does not begin there. */
 static void forward_jump_from_other_line_is_site(void)
 {
 	static const struct insn insns[] = {
@@ -161,10 +164,25 @@ static void forward_jump_from_other_line_is_site(void)
 		{0x100c, 12},
 		{0x1018, 13},
 	};
+	/* the same, where a row of line 12 goes on at 0x1014 */
+	static const struct line_row rows_at_target[] = {
+		{0x1000, 10}, {0x1004, 11}, {0x100c, 12},
+		{0x1014, 12}, {0x1018, 13},
+	};
 	struct site *sites;
 	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
-	const struct site *mid = sites_at(sites, n, 0x1014);
 
+	CHECK_EQ_INT(n, 3);
+	if (n == 3) {
+		check_site(&sites[0], 0x1004, 11, false);
+		check_site(&sites[1], 0x100c, 12, false);
+		check_site(&sites[2], 0x1018, 13, false);
+	}
+	free(sites);
+
+	n = sites_find(insns, N(insns), rows_at_target, N(rows_at_target),
+		       &sites);
+	const struct site *mid = sites_at(sites, n, 0x1014);
 	CHECK_EQ_INT(n, 4);
 	if (n == 4) {
 		check_site(&sites[0], 0x1004, 11, false);
