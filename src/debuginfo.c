@@ -127,6 +127,7 @@ void func_info_free(struct func_info *fi)
 		free(fi->ranges[i].bytes);
 	free(fi->ranges);
 	free(fi->rows);
+	free(fi->inlined);
 	free(fi->name);
 	free(fi->file);
 	free(fi);
@@ -342,16 +343,9 @@ static int sort_rows(const void *a, const void *b)
 	return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
-/* Code of a callee inlined into the function: [lo, hi) runs for the call
- * on LINE, and is charged to it. */
-struct inlined {
-	uint64_t lo, hi;
-	int line;
-};
-
 /* The outermost inlined calls under DIE (lexical blocks looked into). */
 static void collect_inlined(Dwarf_Die *die, uint64_t bias,
-			    struct inlined **list, size_t *n)
+			    struct inlined_code **list, size_t *n)
 {
 	Dwarf_Die child;
 
@@ -376,14 +370,15 @@ static void collect_inlined(Dwarf_Die *die, uint64_t bias,
 			if (hi <= lo)
 				continue;
 			*list = xrealloc(*list, (*n + 1) * sizeof(**list));
-			(*list)[(*n)++] = (struct inlined){lo + bias, hi + bias,
-							   (int)line};
+			(*list)[(*n)++] = (struct inlined_code){
+				lo + bias, hi + bias, (int)line,
+				dwarf_dieoffset(&child)};
 		}
 	} while (dwarf_siblingof(&child, &child) == 0);
 }
 
-static const struct inlined *inlined_at(const struct inlined *list, size_t n,
-					uint64_t addr)
+static const struct inlined_code *inlined_at(const struct inlined_code *list,
+					     size_t n, uint64_t addr)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (addr >= list[i].lo && addr < list[i].hi)
@@ -428,10 +423,10 @@ static int row_line_at(const struct line_row *rows, size_t n, uint64_t addr)
  * after the range comes back at its end. */
 static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 {
-	struct inlined *list = NULL;
+	struct inlined_code *list = NULL;
 	size_t n = 0, nrows = 0;
 	struct line_row *rows;
-	const struct inlined *at_entry;
+	const struct inlined_code *at_entry;
 
 	collect_inlined(die, bias, &list, &n);
 	if (n == 0)
@@ -460,7 +455,8 @@ static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 	free(fi->rows);
 	fi->rows = rows;
 	fi->nrows = nrows;
-	free(list);
+	fi->inlined = list;
+	fi->ninlined = n;
 }
 
 /* The DIE inlined copies of DIE refer to: its abstract origin, if any. */

@@ -71,7 +71,8 @@ static void add_sites(struct profiled_func *pf)
 		nall += n;
 		free(part);
 	}
-	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
+	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, fi->inlined,
+				fi->ninlined, &pf->sites);
 	pf->insns = all;
 	pf->ninsns = nall;
 	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);

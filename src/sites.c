@@ -97,8 +97,29 @@ static bool back_edge_never_counts(const struct insn *insns, size_t ninsns,
 	return true;
 }
 
+/* The inlined call whose code holds ADDR, or 0. */
+static uint64_t call_at(const struct inlined_code *inl, size_t ninl,
+			uint64_t addr)
+{
+	for (size_t i = 0; i < ninl; i++) {
+		if (addr >= inl[i].lo && addr < inl[i].hi)
+			return inl[i].call;
+	}
+	return 0;
+}
+
+/* Whether the jump at FROM to TO stays in the code of one inlined call. */
+static bool within_one_call(const struct inlined_code *inl, size_t ninl,
+			    uint64_t from, uint64_t to)
+{
+	uint64_t call = call_at(inl, ninl, from);
+
+	return call && call == call_at(inl, ninl, to);
+}
+
 size_t sites_find(const struct insn *insns, size_t ninsns,
 		  const struct line_row *rows, size_t nrows,
+		  const struct inlined_code *inl, size_t ninl,
 		  struct site **sites)
 {
 	size_t cap = ninsns ? ninsns : 1;
@@ -152,6 +173,7 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 		if (line[t] != line[i])
 			site[t] = starts_line(rows, nrows, in->target, line[t]);
 		else if (in->target <= in->addr &&
+			 !within_one_call(inl, ninl, in->addr, in->target) &&
 			 (indirect ||
 			  !back_edge_never_counts(insns, ninsns, line,
 						  same_line_entry, i, t)))
