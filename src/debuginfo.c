@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "debuginfo.h"
+#include "decode.h"
 #include "names.h"
 #include "source.h"
 #include "suggest.h"
@@ -128,6 +129,7 @@ void func_info_free(struct func_info *fi)
 	free(fi->ranges);
 	free(fi->rows);
 	free(fi->inlined);
+	free(fi->inlined_into);
 	free(fi->name);
 	free(fi->file);
 	free(fi);
@@ -145,9 +147,17 @@ struct search {
 	struct func_info **found;
 	size_t nfound;
 	bool inline_only; /* a match with no code: inlined everywhere */
-	bool by_symbols;  /* look up through the symbol table and the CU
-			   * index rather than walk every DIE */
-	char *base;	  /* the spec's last name, as symbols have it */
+	/* those matches, to find their inlined copies by */
+	struct abstract_func {
+		Dwfl_Module *mod;
+		Dwarf_Off root;
+		char *display;
+	} * abstracts;
+	size_t nabstracts;
+	bool by_symbols; /* look up through the symbol table and the CU
+			  * index rather than walk every DIE */
+	char *base;	 /* the spec's last name, as symbols have it */
+	bool copies;	 /* look for the inlined copies of ABSTRACTS */
 };
 
 static bool path_matches(const char *path, const char *file)
@@ -610,6 +620,163 @@ fail:
 	return NULL;
 }
 
+/* The DIE at the end of DIE's chain of abstract origins: the same for
+ * every concrete or inlined copy of one function, in any CU. */
+static Dwarf_Off origin_root(Dwarf_Die *die)
+{
+	Dwarf_Die at = *die;
+
+	for (int hops = 0; hops < 8; hops++) {
+		Dwarf_Attribute attr;
+		Dwarf_Die next;
+
+		if (!dwarf_attr(&at, DW_AT_abstract_origin, &attr) ||
+		    !dwarf_formref_die(&attr, &next))
+			break;
+		at = next;
+	}
+	return dwarf_dieoffset(&at);
+}
+
+/* Whether code that runs from [LO, HI) to HI stays in the function that
+ * holds it: no call, return or computed jump. */
+static bool gap_stays(Dwfl_Module *mod, uint64_t lo, uint64_t hi)
+{
+	uint8_t *bytes = hi - lo <= 64 ? elf_code(mod, lo, hi) : NULL;
+	struct insn *insns = NULL;
+	size_t n, i = 0;
+
+	if (!bytes)
+		return false;
+	n = decode_code(bytes, hi - lo, lo, &insns);
+	for (; i < n; i++) {
+		enum insn_flow f = insns[i].flow;
+
+		if (f == FLOW_CALL || f == FLOW_RET ||
+		    f == FLOW_INDIRECT_JUMP || f == FLOW_STOP)
+			break;
+	}
+	bool whole = i == n && n && insns[n - 1].addr + insns[n - 1].len == hi;
+	free(insns);
+	free(bytes);
+	return whole;
+}
+
+/* Joins the parts of an inlined copy between which there is only a
+ * little of the caller's code that makes no call and does not return
+ * (code the compiler scheduled in): a thread there has not left the
+ * call. */
+static void join_parts(struct search *s, struct func_info *fi)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < fi->nranges; i++) {
+		struct code_range *last = out ? &fi->ranges[out - 1] : NULL;
+		struct code_range *r = &fi->ranges[i];
+		uint8_t *bytes;
+
+		if (last && r->lo >= last->hi &&
+		    gap_stays(s->mod, last->hi, r->lo) &&
+		    (bytes = elf_code(s->mod, last->lo, r->hi))) {
+			free(last->bytes);
+			free(r->bytes);
+			last->bytes = bytes;
+			last->hi = r->hi;
+			continue;
+		}
+		fi->ranges[out++] = *r;
+	}
+	fi->nranges = out;
+}
+
+/* The name of the function that holds the inlined copy DIE. */
+static char *holder_name(Dwarf_Die *die)
+{
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes_die(die, &scopes);
+	char *name = NULL;
+
+	for (int i = 1; i < n && !name; i++) {
+		const char *part = dwarf_diename(&scopes[i]);
+
+		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram && part)
+			name = xstrdup(part);
+	}
+	free(scopes);
+	return name ? name : xstrdup("?");
+}
+
+/* An inlined copy of a function at DIE (DW_TAG_inlined_subroutine),
+ * profiled as the function NAME: its code is the copy's ranges, its
+ * lines the rows there. */
+static struct func_info *describe_copy(struct search *s, Dwarf_Die *die,
+				       const char *name)
+{
+	struct func_info *fi = xcalloc(1, sizeof(*fi));
+	Dwarf_Addr entry;
+	char *decl = decl_path(die);
+	int line = 0;
+
+	fi->name = xstrdup(name);
+	fi->file = decl ? decl : xstrdup("");
+	dwarf_decl_line(die, &line);
+	fi->decl_line = line;
+	if (!collect_ranges(s, die, fi))
+		goto fail;
+	qsort(fi->ranges, fi->nranges, sizeof(*fi->ranges), sort_ranges);
+	join_parts(s, fi);
+	/* where the copy begins, unless that is no code of it (gcc's entry
+	 * may lie on an empty range) */
+	fi->entry = fi->ranges[0].lo;
+	if (dwarf_entrypc(die, &entry) == 0 && in_ranges(fi, entry + s->bias))
+		fi->entry = entry + s->bias;
+	if (!collect_rows(s, fi))
+		goto fail;
+	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
+	charge_inlined(die, s->bias, fi);
+	own_lines(fi);
+	fi->inlined_into = holder_name(die);
+	return fi;
+fail:
+	func_info_free(fi);
+	return NULL;
+}
+
+static void add_found(struct search *s, struct func_info *fi)
+{
+	s->found = xrealloc(s->found, (s->nfound + 1) * sizeof(*s->found));
+	s->found[s->nfound++] = fi;
+}
+
+/* The inlined copies, under DIE, of the functions without code the
+ * search matched in this module. */
+static void find_copies(struct search *s, Dwarf_Die *die)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(die, &child) != 0)
+		return;
+	do {
+		if (dwarf_tag(&child) == DW_TAG_inlined_subroutine) {
+			Dwarf_Off root = origin_root(&child);
+
+			for (size_t i = 0; i < s->nabstracts; i++) {
+				const struct abstract_func *a =
+					&s->abstracts[i];
+				struct func_info *fi;
+
+				if (a->mod != s->mod || a->root != root)
+					continue;
+				fi = describe_copy(s, &child, a->display);
+				if (fi)
+					add_found(s, fi);
+				break;
+			}
+		}
+		find_copies(s, &child);
+	} while (dwarf_siblingof(&child, &child) == 0);
+}
+
 static bool already_found(const struct search *s, Dwarf_Die *die)
 {
 	Dwarf_Addr entry;
@@ -747,6 +914,25 @@ static void offer_other_file(struct search *s, Dwarf_Die *die,
 	free(decl);
 }
 
+/* A function without code that the search wants, shown as DISPLAY
+ * (taken over): its inlined copies may be profiled instead. */
+static void note_abstract(struct search *s, Dwarf_Die *die, char *display)
+{
+	Dwarf_Off root = origin_root(die);
+
+	for (size_t i = 0; i < s->nabstracts; i++) {
+		if (s->abstracts[i].mod == s->mod &&
+		    s->abstracts[i].root == root) {
+			free(display);
+			return;
+		}
+	}
+	s->abstracts = xrealloc(s->abstracts,
+				(s->nabstracts + 1) * sizeof(*s->abstracts));
+	s->abstracts[s->nabstracts++] =
+		(struct abstract_func){s->mod, root, display};
+}
+
 static int visit_func(Dwarf_Die *die, void *arg)
 {
 	struct search *s = arg;
@@ -762,7 +948,7 @@ static int visit_func(Dwarf_Die *die, void *arg)
 		    (!s->file || decl_matches(die, s->file)) &&
 		    wanted(s, die, name, &display)) {
 			s->inline_only = true;
-			free(display);
+			note_abstract(s, die, display);
 		}
 		return DWARF_CB_OK;
 	}
@@ -779,10 +965,8 @@ static int visit_func(Dwarf_Die *die, void *arg)
 		return DWARF_CB_OK;
 	}
 	struct func_info *fi = describe(s, die, display);
-	if (!fi)
-		return DWARF_CB_OK;
-	s->found = xrealloc(s->found, (s->nfound + 1) * sizeof(*s->found));
-	s->found[s->nfound++] = fi;
+	if (fi)
+		add_found(s, fi);
 	return DWARF_CB_OK;
 }
 
@@ -1031,6 +1215,12 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 	if (main && module_has_lines(w, mod))
 		w->main_has_lines = true;
 	s->mod = mod;
+	if (s->copies) {
+		s->cu = NULL;
+		while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias)))
+			find_copies(s, s->cu);
+		return DWARF_CB_OK;
+	}
 	if (s->by_symbols) {
 		find_by_symbols(s, mod);
 		return DWARF_CB_OK;
@@ -1078,6 +1268,11 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 		/* the first error stays: libdw says it only once */
 		dwfl_getmodules(di->dwfl, visit_module, &w, 0);
 	}
+	if (s.nfound == 0 && s.nabstracts > 0) {
+		/* inlined everywhere: profiled through its inlined copies */
+		s.copies = true;
+		dwfl_getmodules(di->dwfl, visit_module, &w, 0);
+	}
 
 	enum debuginfo_result res = DI_FOUND;
 	*msg = NULL;
@@ -1110,6 +1305,9 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	*funcs = s.found;
 	*n = s.nfound;
 	free(w.main_error);
+	for (size_t i = 0; i < s.nabstracts; i++)
+		free(s.abstracts[i].display);
+	free(s.abstracts);
 	suggest_free(s.suggest);
 	free(s.base);
 	free(file);

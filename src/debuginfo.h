@@ -45,6 +45,11 @@ struct func_info {
 	struct inlined_code *inlined; /* the outermost inlined calls */
 	size_t ninlined;
 	unsigned inlined_calls; /* copies inlined into other functions */
+	/* an inlined copy of a function with no code of its own: the name
+	 * of the function that holds it (NULL for a function's own code).
+	 * A call begins where a thread enters the copy's code and ends
+	 * where it leaves. */
+	char *inlined_into;
 	/* the line of an inlined call the code starts with (no prologue
 	 * before it), or 0: at entry that line starts at once */
 	int entry_line;

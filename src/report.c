@@ -205,6 +205,12 @@ static void text_function(FILE *out, const struct account *acct, size_t idx,
 	}
 	if (opts->summary)
 		text_summary(out, acct, idx, f, src, opts);
+	if (f->inlined_into)
+		fprintf(out,
+			"\nNote: %s has no code of its own: the compiler "
+			"inlined it into %s, and each run of its inlined code "
+			"counts as a call.\n",
+			f->name, f->inlined_into);
 	if (f->calls == 0)
 		fprintf(out, "\nNote: %s was never called.\n", f->name);
 	if (f->unfinished)
@@ -384,10 +390,16 @@ static void json_function(FILE *out, const struct account *acct, size_t idx,
 	json_string(out, f->file);
 	fprintf(out,
 		", \"first_line\": %d, \"last_line\": %d, \"calls\": %" PRIu64
-		", \"unfinished\": %" PRIu64 ", \"growth\": %" PRId64
-		",\n     \"lines\": ",
+		", \"unfinished\": %" PRIu64 ", \"growth\": %" PRId64 ",",
 		f->first_line, f->last_line, f->calls, f->unfinished,
 		f->growth);
+	/* inlined everywhere: the function its copies are in */
+	if (f->inlined_into) {
+		fputs(" \"inlined_into\": ", out);
+		json_string(out, f->inlined_into);
+		fputc(',', out);
+	}
+	fputs("\n     \"lines\": ", out);
 	json_lines(out, f, f->lines, src, true, "      ", opts);
 	/* the same figures by process (several with -f) */
 	fputs(",\n     \"processes\": [", out);
