@@ -559,6 +559,31 @@ static int sort_ranges(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* Whether TEXT is only an opening brace. */
+static bool only_brace(const char *text)
+{
+	text += strspn(text, " \t");
+	if (*text != '{')
+		return false;
+	text++;
+	return text[strspn(text, " \t")] == '\0';
+}
+
+/* Optimized code may begin with a statement of the body, its prologue
+ * given to that line (gcc at -O2): that line starts at entry, as gdb's
+ * breakpoint on the function stops there. Not the header or the line of
+ * the opening brace, which -O0 code begins with. */
+static void entry_statement(struct func_info *fi, const struct source *src)
+{
+	int line = row_line_at(fi->rows, fi->nrows, fi->entry);
+	const char *text = source_line(src, line);
+
+	if (fi->entry_line || line <= fi->decl_line || line > fi->last_line ||
+	    !text || only_brace(text))
+		return;
+	fi->entry_line = line;
+}
+
 /* Keeps the rows of the function's own lines, from its header to the
  * brace that closes its body in the source; rows of other lines (code
  * the compiler moved in from elsewhere) get no line. Without the source,
@@ -569,7 +594,6 @@ static void own_lines(struct func_info *fi)
 	int end = source_body_end(src, fi->decl_line);
 	size_t inside = 0, outside = 0;
 
-	source_free(src);
 	for (size_t i = 0; end && i < fi->nrows; i++) {
 		if (fi->rows[i].line > end)
 			outside++;
@@ -588,6 +612,8 @@ static void own_lines(struct func_info *fi)
 		if (fi->rows[i].line > fi->last_line)
 			fi->last_line = fi->rows[i].line;
 	}
+	entry_statement(fi, src);
+	source_free(src);
 }
 
 /* The function at DIE, shown as NAME (taken over). */

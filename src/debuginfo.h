@@ -50,8 +50,9 @@ struct func_info {
 	 * A call begins where a thread enters the copy's code and ends
 	 * where it leaves. */
 	char *inlined_into;
-	/* the line of an inlined call the code starts with (no prologue
-	 * before it), or 0: at entry that line starts at once */
+	/* the line the code starts with when it is no header (an inlined
+	 * call with no prologue before it, or a statement of the body the
+	 * prologue is given to), or 0: at entry that line starts at once */
 	int entry_line;
 };
 
