@@ -82,6 +82,7 @@ void account_free(struct account *acct)
 		return;
 	for (size_t i = 0; i < acct->nfuncs; i++) {
 		free(acct->funcs[i].name);
+		free(acct->funcs[i].inlined_into);
 		free(acct->funcs[i].file);
 		free(acct->funcs[i].lines);
 		for (size_t j = 0; j < acct->funcs[i].nprocs; j++)
@@ -140,6 +141,17 @@ int account_add_func(struct account *acct, const char *name, const char *file,
 	f->lines = xcalloc((size_t)(last_line - first_line) + 1,
 			   sizeof(*f->lines));
 	return (int)acct->nfuncs++;
+}
+
+void account_set_inlined(struct account *acct, int idx, const char *into)
+{
+	struct func_stats *f;
+
+	if (idx < 0 || (size_t)idx >= acct->nfuncs)
+		return;
+	f = &acct->funcs[idx];
+	if (!f->inlined_into)
+		f->inlined_into = xstrdup(into);
 }
 
 size_t account_func_count(const struct account *acct)

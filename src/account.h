@@ -53,6 +53,9 @@ struct func_stats {
 	/* RSS at return minus RSS at entry, summed over the outermost
 	 * activations: what the increments add up to. */
 	int64_t growth;
+	/* a function with no code of its own, profiled through its inlined
+	 * copies: the function they are in; NULL otherwise */
+	char *inlined_into;
 	struct line_stats *lines; /* last_line - first_line + 1 entries */
 	struct proc_stats *procs; /* by process, in the order they came */
 	size_t nprocs;
@@ -72,6 +75,9 @@ void account_free(struct account *acct);
  * Lines outside [first_line, last_line] are ignored. */
 int account_add_func(struct account *acct, const char *name, const char *file,
 		     int first_line, int last_line);
+/* Function IDX has no code of its own: it is profiled through its copies
+ * inlined into INTO. */
+void account_set_inlined(struct account *acct, int idx, const char *into);
 size_t account_func_count(const struct account *acct);
 const struct func_stats *account_func(const struct account *acct, size_t idx);
 

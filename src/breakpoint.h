@@ -36,7 +36,9 @@ struct breakpoint {
 	int func;	  /* index of the profiled function */
 	int line;	  /* BP_LINE: its line */
 	uint16_t ret_pop; /* BP_RETURN: bytes the ret pops after the address */
-	int8_t cond;	  /* BP_EXIT: the jcc's condition code, -1: jmp */
+	/* BP_EXIT: the jcc's condition code, -1: jmp, EXIT_AFTER_CALL
+	 * (image.h): a call that returns out of an inlined copy */
+	int8_t cond;
 	/* where a thread stopped here goes on: the instruction's out-of-line
 	 * copy; 0 when it must be stepped in place */
 	uint64_t resume;

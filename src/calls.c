@@ -152,12 +152,24 @@ void site_event(struct session *s, struct thread *th,
 {
 	pop_dead_frames(s, th, sp, rss);
 	const struct frame *top = th->depth ? &th->frames[th->depth - 1] : NULL;
+	const struct func_info *fi = pf->info;
 	bool same_frame = top && top->func == pf->acct && top->sp == sp;
 
-	if ((bp->roles & BP_ENTRY) && !((bp->roles & BP_LINE) && same_frame)) {
-		enter(s, th, pf->acct, pf->info->decl_line, bp->addr, sp, rss);
-		if (pf->info->entry_line)
-			start_line(s, th, pf->info->entry_line, bp->addr, rss);
+	/* an inlined copy's code moves the stack pointer as the function
+	 * that holds it does: a thread in its call is inside the call */
+	if (fi->inlined_into && top && top->func == pf->acct && top->inlined)
+		same_frame = true;
+	if ((bp->roles & BP_ENTRY) &&
+	    !(((bp->roles & BP_LINE) || fi->inlined_into) && same_frame)) {
+		enter(s, th, pf->acct, fi->decl_line, bp->addr, sp, rss);
+		int line = fi->entry_line;
+		/* a copy is entered at the line of the code it enters */
+		if (fi->inlined_into) {
+			th->frames[th->depth - 1].inlined = true;
+			line = sites_line_at(fi->rows, fi->nrows, bp->addr);
+		}
+		if (line)
+			start_line(s, th, line, bp->addr, rss);
 	} else if (bp->roles & BP_LINE) {
 		line_site(s, th, pf, bp->addr, rss);
 	}
@@ -293,15 +305,41 @@ static bool await_caller(struct session *s, struct thread *th, struct frame *f)
 	return true;
 }
 
+/* Where the call at ADDR in PF returns to; 0 when ADDR is no call. */
+static uint64_t call_return_addr(const struct profiled_func *pf, uint64_t addr)
+{
+	for (size_t i = 0; i < pf->ninsns; i++) {
+		if (pf->insns[i].addr == addr)
+			return pf->insns[i].flow == FLOW_CALL
+				       ? addr + pf->insns[i].len
+				       : 0;
+	}
+	return 0;
+}
+
 /* The function jumps to another one, which will return to our caller:
  * the call goes on until then. With the stack not as at entry, or no
  * breakpoint possible at the return address, it ends here. */
 void tail_call(struct session *s, struct thread *th,
+	       const struct profiled_func *pf, const struct breakpoint *bp,
 	       const struct user_regs_struct *regs, uint64_t rss)
 {
 	struct frame *f = &th->frames[th->depth - 1];
 	uint64_t ret;
 
+	/* leaving an inlined copy's code ends its call; by a call, when
+	 * that returns (and the thread is seen above its stack pointer) */
+	if (f->inlined) {
+		ret = call_return_addr(pf, bp->addr);
+		if (bp->cond != EXIT_AFTER_CALL || !ret || f->ret_addr ||
+		    !await_return(s, th, ret)) {
+			pop_frame(s, th, rss);
+			return;
+		}
+		f->sp = regs->rsp - 8;
+		f->ret_addr = ret;
+		return;
+	}
 	if (f->sp != regs->rsp || f->ret_addr ||
 	    target_read(&th->proc->target, regs->rsp, &ret, sizeof(ret)) < 0 ||
 	    !await_return(s, th, ret)) {

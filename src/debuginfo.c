@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "debuginfo.h"
+#include "decode.h"
 #include "names.h"
+#include "source.h"
 #include "suggest.h"
 #include "util.h"
 
@@ -163,6 +165,8 @@ void func_info_free(struct func_info *fi)
 		free(fi->ranges[i].bytes);
 	free(fi->ranges);
 	free(fi->rows);
+	free(fi->inlined);
+	free(fi->inlined_into);
 	free(fi->name);
 	free(fi->file);
 	free(fi);
@@ -181,9 +185,17 @@ struct search {
 	size_t nfound;
 	bool inline_only;	 /* a match with no code: inlined everywhere */
 	Dwfl_Module *inline_mod; /* the module it was in */
-	bool by_symbols;	 /* look up through the symbol table and the CU
-				  * index rather than walk every DIE */
-	char *base;		 /* the spec's last name, as symbols have it */
+	/* those matches, to find their inlined copies by */
+	struct abstract_func {
+		Dwfl_Module *mod;
+		Dwarf_Off root;
+		char *display;
+	} * abstracts;
+	size_t nabstracts;
+	bool by_symbols; /* look up through the symbol table and the CU
+			  * index rather than walk every DIE */
+	char *base;	 /* the spec's last name, as symbols have it */
+	bool copies;	 /* look for the inlined copies of ABSTRACTS */
 };
 
 static bool path_matches(const char *path, const char *file)
@@ -320,11 +332,16 @@ static bool collect_ranges(struct search *s, Dwarf_Die *die,
 }
 
 /* The function's rows: the last is_stmt row at an address wins, as in
- * gdb; rows of other files (code included from elsewhere) get line 0. */
+ * gdb; rows of other files (code included from elsewhere) get line 0.
+ * A row that is no statement start but goes on with the line in force
+ * (a rotated loop entered at its condition) is kept too: code of that
+ * line begins there. Those of other lines are code scheduled among
+ * them, and keep the line in force. */
 static bool collect_rows(struct search *s, struct func_info *fi)
 {
 	Dwarf_Lines *lines;
 	size_t nlines;
+	int in_force = 0;
 
 	if (dwarf_getsrclines(s->cu, &lines, &nlines) != 0)
 		return false;
@@ -339,7 +356,7 @@ static bool collect_rows(struct search *s, struct func_info *fi)
 		addr += s->bias;
 		dwarf_linebeginstatement(l, &stmt);
 		dwarf_lineendsequence(l, &end);
-		if (!in_ranges(fi, addr) || (!stmt && !end))
+		if (!in_ranges(fi, addr))
 			continue;
 		if (!end) {
 			const char *src = dwarf_linesrc(l, NULL, NULL);
@@ -348,7 +365,12 @@ static bool collect_rows(struct search *s, struct func_info *fi)
 				dwarf_lineno(l, &lineno);
 			free(abs);
 		}
-		if (fi->nrows && fi->rows[fi->nrows - 1].addr == addr) {
+		bool again = fi->nrows && fi->rows[fi->nrows - 1].addr == addr;
+		if (!stmt && !end &&
+		    (again || lineno == 0 || lineno != in_force))
+			continue;
+		in_force = end ? 0 : lineno;
+		if (again) {
 			if (!end)
 				fi->rows[fi->nrows - 1].line = lineno;
 			continue;
@@ -369,16 +391,9 @@ static int sort_rows(const void *a, const void *b)
 	return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
-/* Code of a callee inlined into the function: [lo, hi) runs for the call
- * on LINE, and is charged to it. */
-struct inlined {
-	uint64_t lo, hi;
-	int line;
-};
-
 /* The outermost inlined calls under DIE (lexical blocks looked into). */
 static void collect_inlined(Dwarf_Die *die, uint64_t bias,
-			    struct inlined **list, size_t *n)
+			    struct inlined_code **list, size_t *n)
 {
 	Dwarf_Die child;
 
@@ -403,14 +418,15 @@ static void collect_inlined(Dwarf_Die *die, uint64_t bias,
 			if (hi <= lo)
 				continue;
 			*list = xrealloc(*list, (*n + 1) * sizeof(**list));
-			(*list)[(*n)++] = (struct inlined){lo + bias, hi + bias,
-							   (int)line};
+			(*list)[(*n)++] = (struct inlined_code){
+				lo + bias, hi + bias, (int)line,
+				dwarf_dieoffset(&child)};
 		}
 	} while (dwarf_siblingof(&child, &child) == 0);
 }
 
-static const struct inlined *inlined_at(const struct inlined *list, size_t n,
-					uint64_t addr)
+static const struct inlined_code *inlined_at(const struct inlined_code *list,
+					     size_t n, uint64_t addr)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (addr >= list[i].lo && addr < list[i].hi)
@@ -423,6 +439,17 @@ static bool has_row_at(const struct line_row *rows, size_t n, uint64_t addr)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (rows[i].addr == addr)
+			return true;
+	}
+	return false;
+}
+
+/* Whether one of ROWS lies in [LO, HI). */
+static bool rows_within(const struct line_row *rows, size_t n, uint64_t lo,
+			uint64_t hi)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].addr >= lo && rows[i].addr < hi)
 			return true;
 	}
 	return false;
@@ -444,10 +471,10 @@ static int row_line_at(const struct line_row *rows, size_t n, uint64_t addr)
  * after the range comes back at its end. */
 static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 {
-	struct inlined *list = NULL;
+	struct inlined_code *list = NULL;
 	size_t n = 0, nrows = 0;
 	struct line_row *rows;
-	const struct inlined *at_entry;
+	const struct inlined_code *at_entry;
 
 	collect_inlined(die, bias, &list, &n);
 	if (n == 0)
@@ -462,8 +489,12 @@ static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 	}
 	for (size_t i = 0; i < n; i++) {
 		rows[nrows++] = (struct line_row){list[i].lo, list[i].line};
+		/* code after the range with no row of its own continues the
+		 * row before it: the callee's (the call line goes on) or,
+		 * when the range holds none, the caller's */
 		if (!inlined_at(list, n, list[i].hi) &&
-		    !has_row_at(fi->rows, fi->nrows, list[i].hi))
+		    !has_row_at(fi->rows, fi->nrows, list[i].hi) &&
+		    !rows_within(fi->rows, fi->nrows, list[i].lo, list[i].hi))
 			rows[nrows++] = (struct line_row){
 				list[i].hi,
 				row_line_at(fi->rows, fi->nrows, list[i].hi)};
@@ -472,7 +503,8 @@ static void charge_inlined(Dwarf_Die *die, uint64_t bias, struct func_info *fi)
 	free(fi->rows);
 	fi->rows = rows;
 	fi->nrows = nrows;
-	free(list);
+	fi->inlined = list;
+	fi->ninlined = n;
 }
 
 /* The DIE inlined copies of DIE refer to: its abstract origin, if any. */
@@ -565,6 +597,63 @@ static int sort_ranges(const void *a, const void *b)
 	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
+/* Whether TEXT is only an opening brace. */
+static bool only_brace(const char *text)
+{
+	text += strspn(text, " \t");
+	if (*text != '{')
+		return false;
+	text++;
+	return text[strspn(text, " \t")] == '\0';
+}
+
+/* Optimized code may begin with a statement of the body, its prologue
+ * given to that line (gcc at -O2): that line starts at entry, as gdb's
+ * breakpoint on the function stops there. Not the header or the line of
+ * the opening brace, which -O0 code begins with. */
+static void entry_statement(struct func_info *fi, const struct source *src)
+{
+	int line = row_line_at(fi->rows, fi->nrows, fi->entry);
+	const char *text = source_line(src, line);
+
+	if (fi->entry_line || line <= fi->decl_line || line > fi->last_line ||
+	    !text || only_brace(text))
+		return;
+	fi->entry_line = line;
+}
+
+/* Keeps the rows of the function's own lines, from its header to the
+ * brace that closes its body in the source; rows of other lines (code
+ * the compiler moved in from elsewhere) get no line. Without the source,
+ * or when it does not read as a function there, its last row ends it. */
+static void own_lines(struct func_info *fi)
+{
+	struct source *src = source_load(fi->file);
+	int end = source_body_end(src, fi->decl_line);
+	size_t inside = 0, outside = 0;
+
+	for (size_t i = 0; end && i < fi->nrows; i++) {
+		if (fi->rows[i].line > end)
+			outside++;
+		else if (fi->rows[i].line >= fi->decl_line)
+			inside++;
+	}
+	/* a source that has changed since the build reads otherwise */
+	if (outside > inside)
+		end = 0;
+	fi->last_line = end ? end : fi->decl_line;
+	for (size_t i = 0; i < fi->nrows; i++) {
+		/* lines before the header come from elsewhere: no line */
+		if (fi->rows[i].line < fi->decl_line ||
+		    (end && fi->rows[i].line > end))
+			fi->rows[i].line = 0;
+		if (fi->rows[i].line > fi->last_line)
+			fi->last_line = fi->rows[i].line;
+	}
+	entry_statement(fi, src);
+	source_free(src);
+}
+
 /* The function at DIE, shown as NAME (taken over). */
 static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 {
@@ -588,18 +677,168 @@ static struct func_info *describe(struct search *s, Dwarf_Die *die, char *name)
 	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
 	charge_inlined(die, s->bias, fi);
 	fi->inlined_calls = count_inlined_copies(s->cu, die);
-	fi->last_line = fi->decl_line;
-	for (size_t i = 0; i < fi->nrows; i++) {
-		/* lines before the header come from elsewhere: no line */
-		if (fi->rows[i].line < fi->decl_line)
-			fi->rows[i].line = 0;
-		if (fi->rows[i].line > fi->last_line)
-			fi->last_line = fi->rows[i].line;
-	}
+	own_lines(fi);
 	return fi;
 fail:
 	func_info_free(fi);
 	return NULL;
+}
+
+/* The DIE at the end of DIE's chain of abstract origins: the same for
+ * every concrete or inlined copy of one function, in any CU. */
+static Dwarf_Off origin_root(Dwarf_Die *die)
+{
+	Dwarf_Die at = *die;
+
+	for (int hops = 0; hops < 8; hops++) {
+		Dwarf_Attribute attr;
+		Dwarf_Die next;
+
+		if (!dwarf_attr(&at, DW_AT_abstract_origin, &attr) ||
+		    !dwarf_formref_die(&attr, &next))
+			break;
+		at = next;
+	}
+	return dwarf_dieoffset(&at);
+}
+
+/* Whether code that runs from [LO, HI) to HI stays in the function that
+ * holds it: no call, return or computed jump. */
+static bool gap_stays(Dwfl_Module *mod, uint64_t lo, uint64_t hi)
+{
+	uint8_t *bytes = hi - lo <= 64 ? elf_code(mod, lo, hi) : NULL;
+	struct insn *insns = NULL;
+	size_t n, i = 0;
+
+	if (!bytes)
+		return false;
+	n = decode_code(bytes, hi - lo, lo, &insns);
+	for (; i < n; i++) {
+		enum insn_flow f = insns[i].flow;
+
+		if (f == FLOW_CALL || f == FLOW_RET ||
+		    f == FLOW_INDIRECT_JUMP || f == FLOW_STOP)
+			break;
+	}
+	bool whole = i == n && n && insns[n - 1].addr + insns[n - 1].len == hi;
+	free(insns);
+	free(bytes);
+	return whole;
+}
+
+/* Joins the parts of an inlined copy between which there is only a
+ * little of the caller's code that makes no call and does not return
+ * (code the compiler scheduled in): a thread there has not left the
+ * call. */
+static void join_parts(struct search *s, struct func_info *fi)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < fi->nranges; i++) {
+		struct code_range *last = out ? &fi->ranges[out - 1] : NULL;
+		struct code_range *r = &fi->ranges[i];
+		uint8_t *bytes;
+
+		if (last && r->lo >= last->hi &&
+		    gap_stays(s->mod, last->hi, r->lo) &&
+		    (bytes = elf_code(s->mod, last->lo, r->hi))) {
+			free(last->bytes);
+			free(r->bytes);
+			last->bytes = bytes;
+			last->hi = r->hi;
+			continue;
+		}
+		fi->ranges[out++] = *r;
+	}
+	fi->nranges = out;
+}
+
+/* The name of the function that holds the inlined copy DIE. */
+static char *holder_name(Dwarf_Die *die)
+{
+	Dwarf_Die *scopes = NULL;
+	int n = dwarf_getscopes_die(die, &scopes);
+	char *name = NULL;
+
+	for (int i = 1; i < n && !name; i++) {
+		const char *part = dwarf_diename(&scopes[i]);
+
+		if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram && part)
+			name = xstrdup(part);
+	}
+	free(scopes);
+	return name ? name : xstrdup("?");
+}
+
+/* An inlined copy of a function at DIE (DW_TAG_inlined_subroutine),
+ * profiled as the function NAME: its code is the copy's ranges, its
+ * lines the rows there. */
+static struct func_info *describe_copy(struct search *s, Dwarf_Die *die,
+				       const char *name)
+{
+	struct func_info *fi = xcalloc(1, sizeof(*fi));
+	Dwarf_Addr entry;
+	char *decl = decl_path(die);
+	int line = 0;
+
+	fi->name = xstrdup(name);
+	fi->file = decl ? decl : xstrdup("");
+	dwarf_decl_line(die, &line);
+	fi->decl_line = line;
+	if (!collect_ranges(s, die, fi))
+		goto fail;
+	qsort(fi->ranges, fi->nranges, sizeof(*fi->ranges), sort_ranges);
+	join_parts(s, fi);
+	/* where the copy begins, unless that is no code of it (gcc's entry
+	 * may lie on an empty range) */
+	fi->entry = fi->ranges[0].lo;
+	if (dwarf_entrypc(die, &entry) == 0 && in_ranges(fi, entry + s->bias))
+		fi->entry = entry + s->bias;
+	if (!collect_rows(s, fi))
+		goto fail;
+	qsort(fi->rows, fi->nrows, sizeof(*fi->rows), sort_rows);
+	charge_inlined(die, s->bias, fi);
+	own_lines(fi);
+	fi->inlined_into = holder_name(die);
+	return fi;
+fail:
+	func_info_free(fi);
+	return NULL;
+}
+
+static void add_found(struct search *s, struct func_info *fi)
+{
+	s->found = xrealloc(s->found, (s->nfound + 1) * sizeof(*s->found));
+	s->found[s->nfound++] = fi;
+}
+
+/* The inlined copies, under DIE, of the functions without code the
+ * search matched in this module. */
+static void find_copies(struct search *s, Dwarf_Die *die)
+{
+	Dwarf_Die child;
+
+	if (dwarf_child(die, &child) != 0)
+		return;
+	do {
+		if (dwarf_tag(&child) == DW_TAG_inlined_subroutine) {
+			Dwarf_Off root = origin_root(&child);
+
+			for (size_t i = 0; i < s->nabstracts; i++) {
+				const struct abstract_func *a =
+					&s->abstracts[i];
+				struct func_info *fi;
+
+				if (a->mod != s->mod || a->root != root)
+					continue;
+				fi = describe_copy(s, &child, a->display);
+				if (fi)
+					add_found(s, fi);
+				break;
+			}
+		}
+		find_copies(s, &child);
+	} while (dwarf_siblingof(&child, &child) == 0);
 }
 
 static bool already_found(const struct search *s, Dwarf_Die *die)
@@ -739,6 +978,25 @@ static void offer_other_file(struct search *s, Dwarf_Die *die,
 	free(decl);
 }
 
+/* A function without code that the search wants, shown as DISPLAY
+ * (taken over): its inlined copies may be profiled instead. */
+static void note_abstract(struct search *s, Dwarf_Die *die, char *display)
+{
+	Dwarf_Off root = origin_root(die);
+
+	for (size_t i = 0; i < s->nabstracts; i++) {
+		if (s->abstracts[i].mod == s->mod &&
+		    s->abstracts[i].root == root) {
+			free(display);
+			return;
+		}
+	}
+	s->abstracts = xrealloc(s->abstracts,
+				(s->nabstracts + 1) * sizeof(*s->abstracts));
+	s->abstracts[s->nabstracts++] =
+		(struct abstract_func){s->mod, root, display};
+}
+
 static int visit_func(Dwarf_Die *die, void *arg)
 {
 	struct search *s = arg;
@@ -755,7 +1013,7 @@ static int visit_func(Dwarf_Die *die, void *arg)
 		    wanted(s, die, name, &display)) {
 			s->inline_only = true;
 			s->inline_mod = s->mod;
-			free(display);
+			note_abstract(s, die, display);
 		}
 		return DWARF_CB_OK;
 	}
@@ -772,10 +1030,8 @@ static int visit_func(Dwarf_Die *die, void *arg)
 		return DWARF_CB_OK;
 	}
 	struct func_info *fi = describe(s, die, display);
-	if (!fi)
-		return DWARF_CB_OK;
-	s->found = xrealloc(s->found, (s->nfound + 1) * sizeof(*s->found));
-	s->found[s->nfound++] = fi;
+	if (fi)
+		add_found(s, fi);
 	return DWARF_CB_OK;
 }
 
@@ -1031,6 +1287,12 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 	if (main && module_has_lines(w, mod))
 		w->main_has_lines = true;
 	s->mod = mod;
+	if (s->copies) {
+		s->cu = NULL;
+		while ((s->cu = dwfl_module_nextcu(mod, s->cu, &s->bias)))
+			find_copies(s, s->cu);
+		return DWARF_CB_OK;
+	}
 	if (s->by_symbols) {
 		find_by_symbols(s, mod);
 		return DWARF_CB_OK;
@@ -1078,6 +1340,11 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 		/* the first error stays: libdw says it only once */
 		dwfl_getmodules(di->dwfl, visit_module, &w, 0);
 	}
+	if (s.nfound == 0 && s.nabstracts > 0) {
+		/* inlined everywhere: profiled through its inlined copies */
+		s.copies = true;
+		dwfl_getmodules(di->dwfl, visit_module, &w, 0);
+	}
 
 	enum debuginfo_result res = DI_FOUND;
 	*msg = NULL;
@@ -1118,6 +1385,9 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	*funcs = s.found;
 	*n = s.nfound;
 	free(w.main_error);
+	for (size_t i = 0; i < s.nabstracts; i++)
+		free(s.abstracts[i].display);
+	free(s.abstracts);
 	suggest_free(s.suggest);
 	free(s.base);
 	free(file);

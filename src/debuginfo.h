@@ -23,6 +23,15 @@ struct code_range {
 	uint8_t *bytes;
 };
 
+/* Code of a callee inlined into the function: [lo, hi) runs for the call
+ * on LINE, and is charged to it. The parts of one call have the same
+ * CALL. */
+struct inlined_code {
+	uint64_t lo, hi;
+	int line;
+	uint64_t call;
+};
+
 struct func_info {
 	char *name;
 	char *file; /* absolute path of the source file */
@@ -33,9 +42,17 @@ struct func_info {
 	size_t nranges;
 	struct line_row *rows; /* sorted by address */
 	size_t nrows;
+	struct inlined_code *inlined; /* the outermost inlined calls */
+	size_t ninlined;
 	unsigned inlined_calls; /* copies inlined into other functions */
-	/* the line of an inlined call the code starts with (no prologue
-	 * before it), or 0: at entry that line starts at once */
+	/* an inlined copy of a function with no code of its own: the name
+	 * of the function that holds it (NULL for a function's own code).
+	 * A call begins where a thread enters the copy's code and ends
+	 * where it leaves. */
+	char *inlined_into;
+	/* the line the code starts with when it is no header (an inlined
+	 * call with no prologue before it, or a statement of the body the
+	 * prologue is given to), or 0: at entry that line starts at once */
 	int entry_line;
 };
 

@@ -71,7 +71,8 @@ static void add_sites(struct profiled_func *pf)
 		nall += n;
 		free(part);
 	}
-	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, &pf->sites);
+	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, fi->inlined,
+				fi->ninlined, &pf->sites);
 	pf->insns = all;
 	pf->ninsns = nall;
 	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);
@@ -136,6 +137,60 @@ static int condition_code(const struct func_info *fi, uint64_t addr)
 	return -1;
 }
 
+/* Whether ADDR lies in the code of FI. */
+static bool in_code(const struct func_info *fi, uint64_t addr)
+{
+	size_t avail;
+
+	return orig_code(fi, addr, &avail) != NULL;
+}
+
+/* An inlined copy: a call begins wherever a thread enters one of its
+ * parts from outside, and ends where it leaves, by a jump out or by
+ * running off the end of a part. The exit breakpoint is on the leaving
+ * instruction, with the condition under which it leaves. */
+static int arm_copy(struct image *img, const struct target *t, int idx)
+{
+	const struct profiled_func *pf = &img->funcs[idx];
+	const struct func_info *fi = pf->info;
+
+	for (size_t r = 0; r < fi->nranges; r++) {
+		if (arm(img, t, idx, fi->ranges[r].lo, BP_ENTRY, 0) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < pf->ninsns; i++) {
+		const struct insn *in = &pf->insns[i];
+		uint64_t next = in->addr + in->len;
+		bool falls_out =
+			(in->flow == FLOW_NEXT || in->flow == FLOW_COND ||
+			 in->flow == FLOW_CALL) &&
+			!in_code(fi, next);
+		bool jumps_out =
+			(in->flow == FLOW_JUMP || in->flow == FLOW_COND) &&
+			!in_code(fi, in->target);
+		int cc = condition_code(fi, in->addr);
+
+		if (!falls_out && !jumps_out)
+			continue;
+		/* a jcc leaves when it jumps out, or when it falls out:
+		 * the condition reversed; a call, when it returns */
+		if (in->flow == FLOW_COND && falls_out != jumps_out)
+			cc = jumps_out ? cc : cc ^ 1;
+		else if (in->flow == FLOW_CALL)
+			cc = EXIT_AFTER_CALL;
+		else
+			cc = -1;
+		if (arm(img, t, idx, in->addr, BP_EXIT, cc) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < pf->nrets; i++) {
+		const struct insn *in = &pf->insns[pf->rets[i]];
+		if (arm(img, t, idx, in->addr, BP_RETURN, (int)in->target) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int arm_function(struct image *img, const struct target *t, int idx,
 			int arming)
 {
@@ -166,6 +221,8 @@ static int arm_function(struct image *img, const struct target *t, int idx,
 			ret ? (int)in->target : 0) < 0)
 			return -1;
 	}
+	if (pf->info->inlined_into)
+		return arm_copy(img, t, idx);
 	/* A tail call leaves for good: the activation ends at the jump. */
 	for (size_t i = 0; i < pf->nexits; i++) {
 		uint64_t addr = pf->insns[pf->exits[i]].addr;
@@ -568,6 +625,10 @@ size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
 	for (size_t f = 0; f < img->nfuncs; f++) {
 		const struct profiled_func *pf = &img->funcs[f];
 
+		/* the code around an inlined copy, which is not decoded, may
+		 * jump into the middle of the bytes a jump would displace */
+		if (pf->info->inlined_into)
+			continue;
 		for (size_t i = 0; i <= pf->nsites; i++) {
 			uint64_t addr =
 				i ? pf->sites[i - 1].addr : pf->info->entry;

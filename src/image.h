@@ -61,6 +61,10 @@ struct image {
 	size_t stub_head; /* the length of a stub's own code */
 };
 
+/* The exit of an inlined copy that is a call returning outside it: the
+ * copy's call ends when that call returns (breakpoint.cond). */
+#define EXIT_AFTER_CALL (-2)
+
 /* Reads the debug information of process PID. NULL with *ERR set. */
 struct image *image_open(pid_t pid, char **err);
 struct image *image_get(struct image *img);

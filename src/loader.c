@@ -27,8 +27,11 @@ static int new_func(void *arg, const struct func_info *fi)
 			 "charged to the lines that call it, not to its table",
 			 fi->name, fi->inlined_calls,
 			 fi->inlined_calls > 1 ? "s" : "");
-	return account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
-				fi->last_line);
+	int idx = account_add_func(s->acct, fi->name, fi->file, fi->decl_line,
+				   fi->last_line);
+	if (fi->inlined_into)
+		account_set_inlined(s->acct, idx, fi->inlined_into);
+	return idx;
 }
 
 /* Says why SPEC was not found in WHERE (a program), as the lookup said

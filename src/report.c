@@ -285,10 +285,14 @@ static void text_function(FILE *out, const struct account *acct, size_t idx,
 {
 	const struct func_stats *f = account_func(acct, idx);
 	struct source *src = source_load(f->file);
+	const char *last = source_line(src, f->last_line);
 	const char *after = source_line(src, f->last_line + 1);
-	/* some compilers give the closing brace no code of its own */
-	int shown_last = after && is_closing_brace(after) ? f->last_line + 1
-							  : f->last_line;
+	/* a function whose end was not read in the source ends at its last
+	 * code, and the closing brace may have none of its own */
+	int shown_last = last && !is_closing_brace(last) && after &&
+					 is_closing_brace(after)
+				 ? f->last_line + 1
+				 : f->last_line;
 	int len;
 
 	fprintf(out, "Filename: %s\n\n", f->file);
@@ -309,6 +313,12 @@ static void text_function(FILE *out, const struct account *acct, size_t idx,
 	}
 	if (opts->summary)
 		text_summary(out, acct, idx, f, src, opts);
+	if (f->inlined_into)
+		fprintf(out,
+			"\nNote: %s has no code of its own: the compiler "
+			"inlined it into %s, and each run of its inlined code "
+			"counts as a call.\n",
+			f->name, f->inlined_into);
 	if (opts->types)
 		text_types(out, f);
 	if (f->calls == 0)
@@ -514,10 +524,16 @@ static void json_function(FILE *out, const struct account *acct, size_t idx,
 	json_string(out, f->file);
 	fprintf(out,
 		", \"first_line\": %d, \"last_line\": %d, \"calls\": %" PRIu64
-		", \"unfinished\": %" PRIu64 ", \"growth\": %" PRId64
-		",\n     \"lines\": ",
+		", \"unfinished\": %" PRIu64 ", \"growth\": %" PRId64 ",",
 		f->first_line, f->last_line, f->calls, f->unfinished,
 		f->growth);
+	/* inlined everywhere: the function its copies are in */
+	if (f->inlined_into) {
+		fputs(" \"inlined_into\": ", out);
+		json_string(out, f->inlined_into);
+		fputc(',', out);
+	}
+	fputs("\n     \"lines\": ", out);
 	json_lines(out, f, f->lines, src, true, "      ", opts);
 	/* the same figures by process (several with -f) */
 	fputs(",\n     \"processes\": [", out);

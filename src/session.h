@@ -28,6 +28,9 @@ struct frame {
 	/* after a tail call: the return address (at sp), where a breakpoint
 	 * waits for the call to end; 0 otherwise */
 	uint64_t ret_addr;
+	/* a call of an inlined copy: it ends where the thread leaves the
+	 * copy's code, at once */
+	bool inlined;
 };
 
 /* How far the letting go of a process is: it waits for the steps in

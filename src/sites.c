@@ -1,8 +1,9 @@
 /* Line sites. An instruction starts a line event when control arrives
- * from an instruction of another line, or by a backward jump (a new loop
- * iteration, as in Python's tracer). Code of no line (line 0) continues
- * the line before it. Where jumps are indirect the row starts keep every
- * line reachable. */
+ * from an instruction of another line at a row of its own line (not by a
+ * jump into the middle of a line, where gdb does not stop either), or by
+ * a backward jump (a new loop iteration, as in Python's tracer). Code of no
+ * line (line 0) continues the line before it. Where jumps are indirect the row
+ * starts keep every line reachable. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,15 @@ static bool is_row_start(const struct line_row *rows, size_t nrows,
 	return i < nrows && rows[i].addr == addr;
 }
 
+/* Whether a row of LINE starts at ADDR. */
+static bool starts_line(const struct line_row *rows, size_t nrows,
+			uint64_t addr, int line)
+{
+	size_t i = first_from(rows, nrows, sizeof(*rows), addr);
+
+	return i < nrows && rows[i].addr == addr && rows[i].line == line;
+}
+
 static bool contiguous(const struct insn *insns, size_t ninsns, size_t i)
 {
 	return i + 1 < ninsns &&
@@ -87,8 +97,29 @@ static bool back_edge_never_counts(const struct insn *insns, size_t ninsns,
 	return true;
 }
 
+/* The inlined call whose code holds ADDR, or 0. */
+static uint64_t call_at(const struct inlined_code *inl, size_t ninl,
+			uint64_t addr)
+{
+	for (size_t i = 0; i < ninl; i++) {
+		if (addr >= inl[i].lo && addr < inl[i].hi)
+			return inl[i].call;
+	}
+	return 0;
+}
+
+/* Whether the jump at FROM to TO stays in the code of one inlined call. */
+static bool within_one_call(const struct inlined_code *inl, size_t ninl,
+			    uint64_t from, uint64_t to)
+{
+	uint64_t call = call_at(inl, ninl, from);
+
+	return call && call == call_at(inl, ninl, to);
+}
+
 size_t sites_find(const struct insn *insns, size_t ninsns,
 		  const struct line_row *rows, size_t nrows,
+		  const struct inlined_code *inl, size_t ninl,
 		  struct site **sites)
 {
 	size_t cap = ninsns ? ninsns : 1;
@@ -136,9 +167,13 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 		size_t t = find_insn(insns, ninsns, in->target);
 		if (t == ninsns)
 			continue;
+		/* from another line: an event only where code of the
+		 * target's line begins, not in the middle of it (a return
+		 * path shared with the lines before it) */
 		if (line[t] != line[i])
-			site[t] = true;
+			site[t] = starts_line(rows, nrows, in->target, line[t]);
 		else if (in->target <= in->addr &&
+			 !within_one_call(inl, ninl, in->addr, in->target) &&
 			 (indirect ||
 			  !back_edge_never_counts(insns, ninsns, line,
 						  same_line_entry, i, t)))

@@ -29,9 +29,12 @@ int sites_line_at(const struct line_row *rows, size_t nrows, uint64_t addr);
 /* Line sites of a function whose instructions (sorted by address) and
  * rows are given: every instruction that control can reach from another
  * line or by a backward jump. The entry is one only when jumped back to.
- * Returns the count; *SITES is a new array sorted by address. */
+ * A backward jump within the code of one inlined call (of the NINL in
+ * INL) is the callee's loop, no new run of the call line. Returns the
+ * count; *SITES is a new array sorted by address. */
 size_t sites_find(const struct insn *insns, size_t ninsns,
 		  const struct line_row *rows, size_t nrows,
+		  const struct inlined_code *inl, size_t ninl,
 		  struct site **sites);
 
 /* The site at ADDR, or NULL. */

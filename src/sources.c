@@ -167,7 +167,7 @@ void on_breakpoint(struct session *s, const struct stop *stop)
 			return;
 		}
 		if ((roles & BP_EXIT) && leaves(th, pf, bp, &regs))
-			tail_call(s, th, &regs, rss);
+			tail_call(s, th, pf, bp, &regs, rss);
 	}
 	resume_past(s, th, bp);
 }

@@ -76,6 +76,7 @@ void on_return_site(struct session *s, struct thread *th,
 		    const struct breakpoint *bp,
 		    const struct user_regs_struct *regs);
 void tail_call(struct session *s, struct thread *th,
+	       const struct profiled_func *pf, const struct breakpoint *bp,
 	       const struct user_regs_struct *regs, uint64_t rss);
 bool leaves(const struct thread *th, const struct profiled_func *pf,
 	    const struct breakpoint *bp, const struct user_regs_struct *regs);

@@ -61,7 +61,7 @@ static void straight_line_has_one_site_per_line_change(void)
 {
 	struct site *sites;
 	size_t n = sites_find(straight, N(straight), straight_rows,
-			      N(straight_rows), &sites);
+			      N(straight_rows), NULL, 0, &sites);
 
 	CHECK_EQ_INT(n, 2);
 	if (n == 2) {
@@ -76,7 +76,7 @@ static void sites_at_finds_by_address(void)
 {
 	struct site *sites;
 	size_t n = sites_find(straight, N(straight), straight_rows,
-			      N(straight_rows), &sites);
+			      N(straight_rows), NULL, 0, &sites);
 
 	CHECK(sites_at(sites, n, 0x100c) == &sites[1]);
 	CHECK(sites_at(sites, n, 0x100a) == NULL);
@@ -93,7 +93,8 @@ static void row_of_line_zero_continues_line(void)
 		{0x100c, 12},
 	};
 	struct site *sites;
-	size_t n = sites_find(straight, N(straight), rows, N(rows), &sites);
+	size_t n = sites_find(straight, N(straight), rows, N(rows), NULL, 0,
+			      &sites);
 
 	CHECK_EQ_INT(n, 2);
 	if (n == 2) {
@@ -116,13 +117,49 @@ static void loop_on_one_line_is_back_site(void)
 		{0x1010, 12},
 	};
 	struct site *sites;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	size_t n = sites_find(insns, N(insns), rows, N(rows), NULL, 0, &sites);
 
 	CHECK_EQ_INT(n, 2);
 	if (n == 2) {
 		check_site(&sites[0], 0x1004, 11, true);
 		check_site(&sites[1], 0x1010, 12, false);
 	}
+	free(sites);
+}
+
+/* The same loop, as the code of a callee inlined on line 11: its
+ * iterations are the callee's, not new runs of the call line. A loop
+ * of the caller around the call (from outside the call's code) still
+ * is one. */
+static void loop_inside_inlined_call_is_no_site(void)
+{
+	static const struct insn insns[] = {
+		NEXT(0x1000),	      NEXT(0x1004), NEXT(0x1008),
+		COND(0x100c, 0x1004), NEXT(0x1010), RET(0x1014),
+	};
+	static const struct line_row rows[] = {
+		{0x1000, 10},
+		{0x1004, 11},
+		{0x1010, 12},
+	};
+	static const struct inlined_code call[] = {{0x1004, 0x1010, 11, 1}};
+	static const struct inlined_code two[] = {{0x1004, 0x100c, 11, 1},
+						  {0x100c, 0x1010, 11, 2}};
+	struct site *sites;
+	size_t n = sites_find(insns, N(insns), rows, N(rows), call, N(call),
+			      &sites);
+
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		check_site(&sites[0], 0x1004, 11, false);
+		check_site(&sites[1], 0x1010, 12, false);
+	}
+	free(sites);
+	/* from one call's code back to another's: a new run */
+	n = sites_find(insns, N(insns), rows, N(rows), two, N(two), &sites);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2)
+		check_site(&sites[0], 0x1004, 11, true);
 	free(sites);
 }
 
@@ -136,7 +173,7 @@ static void entry_is_site_only_when_jumped_back_to(void)
 	};
 	static const struct line_row rows[] = {{0x1000, 10}, {0x1008, 11}};
 	struct site *sites;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
+	size_t n = sites_find(insns, N(insns), rows, N(rows), NULL, 0, &sites);
 
 	CHECK_EQ_INT(n, 2);
 	if (n == 2) {
@@ -148,6 +185,9 @@ static void entry_is_site_only_when_jumped_back_to(void)
 
 /* Line 10 jumps forward into the middle of line 12, which line 12's own
  * code also falls into: a site reached forward, not back. */
+/* A jump from another line to where a row of the target's line starts
+ * is a line event; one into the middle of a line (a return path that
+ * lines before share) is not: that line's code does not begin there. */
 static void forward_jump_from_other_line_is_site(void)
 {
 	static const struct insn insns[] = {
@@ -161,10 +201,25 @@ static void forward_jump_from_other_line_is_site(void)
 		{0x100c, 12},
 		{0x1018, 13},
 	};
+	/* the same, where a row of line 12 goes on at 0x1014 */
+	static const struct line_row rows_at_target[] = {
+		{0x1000, 10}, {0x1004, 11}, {0x100c, 12},
+		{0x1014, 12}, {0x1018, 13},
+	};
 	struct site *sites;
-	size_t n = sites_find(insns, N(insns), rows, N(rows), &sites);
-	const struct site *mid = sites_at(sites, n, 0x1014);
+	size_t n = sites_find(insns, N(insns), rows, N(rows), NULL, 0, &sites);
 
+	CHECK_EQ_INT(n, 3);
+	if (n == 3) {
+		check_site(&sites[0], 0x1004, 11, false);
+		check_site(&sites[1], 0x100c, 12, false);
+		check_site(&sites[2], 0x1018, 13, false);
+	}
+	free(sites);
+
+	n = sites_find(insns, N(insns), rows_at_target, N(rows_at_target), NULL,
+		       0, &sites);
+	const struct site *mid = sites_at(sites, n, 0x1014);
 	CHECK_EQ_INT(n, 4);
 	if (n == 4) {
 		check_site(&sites[0], 0x1004, 11, false);
@@ -181,7 +236,7 @@ static void quiet_tail_lets_site_cover_ret(void)
 	struct site *sites;
 	size_t *rets;
 	size_t n = sites_find(straight, N(straight), straight_rows,
-			      N(straight_rows), &sites);
+			      N(straight_rows), NULL, 0, &sites);
 	size_t nrets = sites_returns(straight, N(straight), sites, n, &rets);
 
 	CHECK_EQ_INT(nrets, 0);
@@ -200,7 +255,7 @@ static void loud_tail_keeps_ret_breakpoint(void)
 	struct site *sites;
 	size_t *rets;
 	size_t n = sites_find(insns, N(insns), straight_rows, N(straight_rows),
-			      &sites);
+			      NULL, 0, &sites);
 	size_t nrets = sites_returns(insns, N(insns), sites, n, &rets);
 
 	CHECK_EQ_INT(nrets, 1);
@@ -218,6 +273,7 @@ int main(void)
 	RUN(sites_at_finds_by_address);
 	RUN(row_of_line_zero_continues_line);
 	RUN(loop_on_one_line_is_back_site);
+	RUN(loop_inside_inlined_call_is_no_site);
 	RUN(entry_is_site_only_when_jumped_back_to);
 	RUN(forward_jump_from_other_line_is_site);
 	RUN(quiet_tail_lets_site_cover_ret);
