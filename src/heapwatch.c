@@ -99,7 +99,10 @@ static bool alloc_begins(struct session *s, struct thread *th, int kind,
 	switch (kind) {
 	case ALLOC_FREE:
 		account_heap_free(s->acct, th->tid, a[0]);
-		if (!account_heap_blocks(s->acct))
+		/* the last live block gone outside profiled calls: free
+		 * need not be watched (within them it stays watched) */
+		if (!account_heap_blocks(s->acct) && th->proc->frees_armed &&
+		    !th->proc->allocs_armed)
 			arm_allocs(s, th->proc);
 		return false;
 	case ALLOC_MALLOC:
