@@ -24,6 +24,9 @@ enum bp_role {
 	 * one of its threads waits for it there */
 	BP_CALLER = 1u << 7,
 	BP_RING_FULL = 1u << 8, /* a stub's trap: the ring has no room */
+	/* an allocator's ret, taken with its epilogue by a jump to a stub
+	 * (--heap, --engine jump): never an int3 but while it is written */
+	BP_ALLOC_RET = 1u << 9,
 };
 
 /* Line sites a jump can take along (see chained below). */

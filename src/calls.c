@@ -280,8 +280,10 @@ void on_return_site(struct session *s, struct thread *th,
 	while (th->nallocs && th->allocs[th->nallocs - 1].sp < sp) {
 		struct alloc_call c = th->allocs[--th->nallocs];
 
-		if (c.sp + 8 == sp && c.ret == bp->addr)
+		if (c.sp + 8 == sp && c.ret == bp->addr) {
 			alloc_returned(s, th, &c, regs->rax);
+			s->stats.alloc_stops++;
+		}
 		release_return(s, th->proc, c.ret);
 	}
 	if (th->depth && th->frames[th->depth - 1].sp + 8 == sp &&

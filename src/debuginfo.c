@@ -77,6 +77,7 @@ struct symbol_search {
 	const char *module; /* a part of the module's file name */
 	const char *name;
 	uint64_t addr;
+	uint64_t size;
 };
 
 static int find_symbol(Dwfl_Module *mod, void **userdata, const char *name,
@@ -96,6 +97,7 @@ static int find_symbol(Dwfl_Module *mod, void **userdata, const char *name,
 
 		if (sname && strcmp(sname, ss->name) == 0 && addr) {
 			ss->addr = addr;
+			ss->size = sym.st_size;
 			return DWARF_CB_ABORT;
 		}
 	}
@@ -105,9 +107,17 @@ static int find_symbol(Dwfl_Module *mod, void **userdata, const char *name,
 uint64_t debuginfo_symbol(struct debuginfo *di, const char *module,
 			  const char *name)
 {
-	struct symbol_search ss = {module, name, 0};
+	return debuginfo_symbol_size(di, module, name, NULL);
+}
+
+uint64_t debuginfo_symbol_size(struct debuginfo *di, const char *module,
+			       const char *name, uint64_t *size)
+{
+	struct symbol_search ss = {module, name, 0, 0};
 
 	dwfl_getmodules(di->dwfl, find_symbol, &ss, 0);
+	if (size)
+		*size = ss.size;
 	return ss.addr;
 }
 

@@ -68,6 +68,9 @@ int debuginfo_refresh(struct debuginfo *di);
  * contains MODULE; 0 when there is none. */
 uint64_t debuginfo_symbol(struct debuginfo *di, const char *module,
 			  const char *name);
+/* The same, and the symbol's size in *SIZE. */
+uint64_t debuginfo_symbol_size(struct debuginfo *di, const char *module,
+			       const char *name, uint64_t *size);
 
 enum debuginfo_result {
 	DI_FOUND,

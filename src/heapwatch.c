@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "allocsites.h"
 #include "suggest.h"
 #include "tracer.h"
 #include "util.h"
@@ -37,25 +39,37 @@ static const char *const alloc_names[NALLOC_KINDS] = {
 /* --heap: breakpoints on the allocator's entry points, in whichever
  * module defines them (the program itself first: a static binary, or an
  * allocator of its own; then a library, libc last). */
-void find_allocs(struct session *s, struct process *p, pid_t tid)
+/* Where allocator function KIND lies in P, and its size in *SIZE: in the
+ * program itself first, then in any module. */
+static uint64_t alloc_symbol(const struct process *p, int kind, uint64_t *size)
 {
-	struct image *img = p->image;
 	char link[64], exe[4096];
 	const char *base;
 	ssize_t len;
+	uint64_t addr;
 
-	if (!s->heap || !img || p->allocs_found)
-		return;
 	snprintf(link, sizeof(link), "/proc/%d/exe", p->target.pid);
 	len = readlink(link, exe, sizeof(exe) - 1);
 	exe[len > 0 ? len : 0] = '\0';
 	base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	addr = debuginfo_symbol_size(p->image->di, base, alloc_names[kind],
+				     size);
+	if (!addr)
+		addr = debuginfo_symbol_size(p->image->di, "",
+					     alloc_names[kind], size);
+	return addr;
+}
+
+void find_allocs(struct session *s, struct process *p, pid_t tid)
+{
+	struct image *img = p->image;
+
+	if (!s->heap || !img || p->allocs_found)
+		return;
 	for (int k = 0; k < NALLOC_KINDS; k++) {
-		uint64_t addr = debuginfo_symbol(img->di, base, alloc_names[k]);
+		uint64_t addr = alloc_symbol(p, k, NULL);
 		struct breakpoint *bp;
 
-		if (!addr)
-			addr = debuginfo_symbol(img->di, "", alloc_names[k]);
 		if (!addr || !(bp = bp_get(img->bps, &p->target, addr, NULL)))
 			continue;
 		bp->roles |= BP_ALLOC;
@@ -67,55 +81,100 @@ void find_allocs(struct session *s, struct process *p, pid_t tid)
 		image_place_copies(img, &p->target, tid);
 }
 
-/* An allocator function is entered by a thread in a profiled call. free
- * is accounted at once; the others when they return, at their return
- * address. */
-void on_alloc(struct session *s, struct thread *th, const struct breakpoint *bp,
-	      const struct user_regs_struct *regs)
+/* An allocator function of kind KIND is entered by thread TH at SP,
+ * with arguments A: whether it is a call to follow to its return, as C.
+ * free is accounted at once. */
+static bool alloc_begins(struct session *s, struct thread *th, int kind,
+			 uint64_t sp, const uint64_t a[3], struct alloc_call *c)
 {
-	struct alloc_call c = {.kind = bp->alloc_kind, .sp = regs->rsp};
+	*c = (struct alloc_call){.kind = kind, .sp = sp};
 
 	/* the allocator calling itself (realloc to malloc): one call */
 	if (th->nallocs)
-		return;
+		return false;
 	/* outside profiled calls only what happens to their blocks counts */
-	if (!th->depth &&
-	    !(frees(c.kind) && account_heap_has(s->acct, regs->rdi)))
-		return;
-	switch (c.kind) {
+	if (!th->depth && !(frees(kind) && account_heap_has(s->acct, a[0])))
+		return false;
+	s->stats.alloc_calls++;
+	switch (kind) {
 	case ALLOC_FREE:
-		account_heap_free(s->acct, th->tid, regs->rdi);
-		if (!account_heap_blocks(s->acct))
+		account_heap_free(s->acct, th->tid, a[0]);
+		/* the last live block gone outside profiled calls: free
+		 * need not be watched (within them it stays watched) */
+		if (!account_heap_blocks(s->acct) && th->proc->frees_armed &&
+		    !th->proc->allocs_armed)
 			arm_allocs(s, th->proc);
-		return;
+		return false;
 	case ALLOC_MALLOC:
 	case ALLOC_VALLOC:
-		c.size = regs->rdi;
+		c->size = a[0];
 		break;
 	case ALLOC_CALLOC:
-		c.size = regs->rdi * regs->rsi;
+		c->size = a[0] * a[1];
 		break;
 	case ALLOC_REALLOC:
-		c.old = regs->rdi;
-		c.size = regs->rsi;
+		c->old = a[0];
+		c->size = a[1];
 		break;
 	case ALLOC_REALLOCARRAY:
-		c.old = regs->rdi;
-		c.size = regs->rsi * regs->rdx;
+		c->old = a[0];
+		c->size = a[1] * a[2];
 		break;
 	case ALLOC_POSIX_MEMALIGN:
-		c.memptr = regs->rdi;
-		c.size = regs->rdx;
+		c->memptr = a[0];
+		c->size = a[2];
 		break;
 	default: /* aligned_alloc, memalign */
-		c.size = regs->rsi;
+		c->size = a[1];
 		break;
 	}
+	return true;
+}
+
+/* An allocator function is entered, at its breakpoint: its return is
+ * awaited at the return address. */
+void on_alloc(struct session *s, struct thread *th, const struct breakpoint *bp,
+	      const struct user_regs_struct *regs)
+{
+	const uint64_t a[3] = {regs->rdi, regs->rsi, regs->rdx};
+	struct alloc_call c;
+
+	if (!alloc_begins(s, th, bp->alloc_kind, regs->rsp, a, &c))
+		return;
 	if (target_read(&th->proc->target, regs->rsp, &c.ret, sizeof(c.ret)) <
 		    0 ||
 	    !await_return(s, th, c.ret))
 		return;
 	th->allocs[th->nallocs++] = c;
+}
+
+/* The same, recorded in the ring by the stub at its entry or at one of
+ * its rets (BP). Calls followed so have no return address (ret 0); both
+ * records have the sp at entry. */
+void alloc_record(struct session *s, struct thread *th,
+		  const struct breakpoint *bp, const struct ring_record *rec)
+{
+	struct alloc_call c;
+
+	s->stats.alloc_records++;
+	/* calls of ours deeper than this one have returned */
+	while (th->nallocs && !th->allocs[th->nallocs - 1].ret &&
+	       th->allocs[th->nallocs - 1].sp < rec->sp)
+		th->nallocs--;
+	if (rec->kind == RING_ALLOC_ENTRY) {
+		if (alloc_begins(s, th, bp->alloc_kind, rec->sp, rec->regs,
+				 &c) &&
+		    th->nallocs < sizeof(th->allocs) / sizeof(th->allocs[0]))
+			th->allocs[th->nallocs++] = c;
+		return;
+	}
+	/* a tail call (realloc to malloc) returns through the callee's
+	 * ret, with the caller's sp */
+	if (th->nallocs && !th->allocs[th->nallocs - 1].ret &&
+	    th->allocs[th->nallocs - 1].sp == rec->sp) {
+		c = th->allocs[--th->nallocs];
+		alloc_returned(s, th, &c, rec->regs[0]);
+	}
 }
 
 /* Whether an allocator entry of kind KIND is one that frees. */
@@ -175,9 +234,164 @@ void arm_allocs(struct session *s, struct process *p)
 	p->allocs_armed = calls;
 	p->frees_armed = calls || live;
 	while ((bp = bp_next(p->image->bps, &cursor))) {
-		if (bp->roles & BP_ALLOC)
+		if ((bp->roles & BP_ALLOC) && !bp->jump_len)
 			bp_set_armed(bp, &p->target,
 				     frees(bp->alloc_kind) ? p->frees_armed
 							   : p->allocs_armed);
 	}
+	if (!p->ring.hdr)
+		return;
+	/* the stubs see it at their next call */
+	__atomic_store_n(&p->ring.hdr->allocs_armed, p->allocs_armed,
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&p->ring.hdr->frees_armed, p->frees_armed,
+			 __ATOMIC_RELEASE);
+	/* calls through the ring whose returns are not recorded now: none
+	 * of them counts any more (no profiled call is open, none of their
+	 * blocks is live) */
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct thread *th = &s->threads[i];
+		size_t kept = 0;
+
+		for (size_t j = 0; th->proc == p && j < th->nallocs; j++) {
+			const struct alloc_call *c = &th->allocs[j];
+
+			if (c->ret ||
+			    (frees(c->kind) ? p->frees_armed : p->allocs_armed))
+				th->allocs[kept++] = *c;
+		}
+		if (th->proc == p)
+			th->nallocs = kept;
+	}
+}
+
+/* Why the calls of allocator function BP (of P) cannot go through the
+ * ring, or NULL once they do: a jump to a stub at its entry, and at
+ * each of its rets (unless it only frees: free needs no return). */
+static const char *take_calls(struct session *s, struct process *p, pid_t tid,
+			      struct breakpoint *bp, const uint64_t *entries,
+			      size_t nentries, const uint64_t *pcs, size_t npcs)
+{
+	struct image *img = p->image;
+	const int kind = bp->alloc_kind;
+	struct stub_alloc entry = {
+		.armed = frees(kind)
+				 ? offsetof(struct ring_header, frees_armed)
+				 : offsetof(struct ring_header, allocs_armed)};
+	struct breakpoint *rets[ALLOC_MAX_RETS];
+	struct alloc_sites as;
+	const char *why = NULL;
+	struct stub st;
+	uint64_t size = 0, addr = alloc_symbol(p, kind, &size);
+	uint8_t *code;
+	size_t placed = 0;
+
+	bp->jump_tried = true;
+	if (addr != bp->addr || !size || size > 65536)
+		return "no size known";
+	code = xmalloc(size);
+	if (target_read(&p->target, addr, code, size) < 0) {
+		free(code);
+		return "unreadable";
+	}
+	/* the original under our int3s */
+	for (uint64_t a = addr; a < addr + size; a++) {
+		const struct breakpoint *in = bp_find(img->bps, a);
+
+		if (in && code[a - addr] == BP_INSN)
+			code[a - addr] = in->orig;
+	}
+	if (alloc_sites_find(code, size, addr, entries, nentries,
+			     kind == ALLOC_FREE, &as) < 0)
+		why = as.why;
+	if (!why && stub_build_alloc(&st, addr, p->ring.addr, addr, code, size,
+				     &entry) < 0)
+		why = "its first instructions cannot move";
+	if (!why && !alloc_sites_clear(&as, addr, addr + st.covered - 1))
+		why = "a jump into its first instructions";
+	for (size_t i = 0; !why && i < as.nrets; i++) {
+		const struct alloc_ret *r = &as.rets[i];
+		struct stub_alloc ret = {
+			.ret = true,
+			.armed = entry.armed,
+			.sp_adjust = r->sp_adjust,
+			.run = r->run,
+		};
+		const uint8_t *at = code + (r->site - addr);
+
+		if (r->site < addr + st.covered ||
+		    !(rets[placed] =
+			      bp_get(img->bps, &p->target, r->site, at))) {
+			why = "a ret too close to its entry";
+			break;
+		}
+		rets[placed]->roles |= BP_ALLOC_RET;
+		rets[placed]->alloc_kind = (int8_t)kind;
+		if (!image_place_alloc_jump(
+			    img, &p->target, tid, rets[placed], p->ring.addr,
+			    at, addr + size - r->site, &ret, pcs, npcs)) {
+			bp_drop_role(img->bps, &p->target, rets[placed],
+				     BP_ALLOC_RET);
+			why = "a ret that cannot take a jump now";
+			break;
+		}
+		placed++;
+	}
+	if (!why &&
+	    !image_place_alloc_jump(img, &p->target, tid, bp, p->ring.addr,
+				    code, size, &entry, pcs, npcs))
+		why = "an entry that cannot take a jump now";
+	/* all or nothing: a call recorded at its entry returns recorded */
+	while (why && placed--) {
+		struct breakpoint *r = rets[placed];
+
+		target_write(&p->target, r->addr, r->jump_orig, r->jump_len);
+		r->jump_len = 0;
+		bp_drop_role(img->bps, &p->target, r, BP_ALLOC_RET);
+	}
+	alloc_sites_free(&as);
+	free(code);
+	return why;
+}
+
+/* --heap with --engine jump: the allocator's calls go through the ring
+ * where its functions allow; those that do not keep their breakpoints
+ * (said by --stats). Every thread of P is stopped, at one of the NPCS
+ * addresses PCS. */
+void jump_allocs(struct session *s, struct process *p, pid_t tid,
+		 const uint64_t *pcs, size_t npcs)
+{
+	struct breakpoint *bp, *found[NALLOC_KINDS] = {0};
+	uint64_t entries[NALLOC_KINDS];
+	size_t nentries = 0, cursor = 0;
+	bool any = false;
+
+	if (!s->heap || !p->image || !p->ring.hdr || p->image->refs > 1)
+		return;
+	while ((bp = bp_next(p->image->bps, &cursor))) {
+		if ((bp->roles & BP_ALLOC) && bp->alloc_kind >= 0 &&
+		    bp->alloc_kind < NALLOC_KINDS) {
+			found[bp->alloc_kind] = bp;
+			entries[nentries++] = bp->addr;
+		}
+	}
+	for (int k = 0; k < NALLOC_KINDS; k++) {
+		char *st = s->stats.alloc_stopping;
+		size_t used = strlen(st);
+		const char *why;
+
+		if (!found[k] || found[k]->jump_tried ||
+		    found[k]->alloc_kind != k)
+			continue;
+		why = take_calls(s, p, tid, found[k], entries, nentries, pcs,
+				 npcs);
+		any |= !why;
+		if (why)
+			snprintf(st + used,
+				 sizeof(s->stats.alloc_stopping) - used,
+				 "%s%s (%s)", used ? ", " : "", alloc_names[k],
+				 why);
+	}
+	if (any)
+		arm_allocs(s, p);
 }

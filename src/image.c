@@ -49,6 +49,7 @@ void image_put(struct image *img)
 		free_code(&img->funcs[i]);
 	free(img->funcs);
 	free(img->stubs);
+	free(img->stub_heads);
 	free(img->spec_found);
 	bp_table_free(img->bps);
 	debuginfo_close(img->di);
@@ -555,28 +556,40 @@ static bool jump_fits(const struct image *img, const struct profiled_func *pf,
 	return true;
 }
 
-/* Makes the line site of BP a jump to a stub of its own. */
+/* Makes the site of BP a jump to a stub of its own: a line site's, or
+ * with ALLOC an allocator's. CODE holds its original bytes, AVAIL of
+ * them. */
 static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		       struct breakpoint *bp, uint64_t ring,
-		       const uint64_t *pcs, size_t npcs)
+		       const uint8_t *code, size_t avail,
+		       const struct stub_alloc *alloc, const uint64_t *pcs,
+		       size_t npcs)
 {
 	static const uint8_t trap_insn = BP_INSN;
-	const struct profiled_func *pf = &img->funcs[bp->func];
 	uint8_t jump[STUB_JUMP_LEN];
 	uint64_t chained[MAX_CHAINED] = {0};
 	struct stub st;
 	struct breakpoint *trap;
-	size_t avail;
-	const uint8_t *code = orig_code(pf->info, bp->addr, &avail);
 	struct xol *x = code ? xol_near(img, t, tid, bp->addr, STUB_MAX) : NULL;
 	uint64_t at;
+	bool fits;
 
 	if (!x)
 		return false;
 	at = x->base + x->used;
-	if (stub_build(&st, at, ring, bp->addr, code, avail) < 0 ||
-	    !jump_fits(img, pf, bp->addr, st.covered, pcs, npcs, chained) ||
-	    stub_jump(jump, bp->addr, at) < 0 ||
+	if (alloc) {
+		fits = stub_build_alloc(&st, at, ring, bp->addr, code, avail,
+					alloc) == 0;
+		/* the allocator's own jumps were looked at by the caller */
+		for (size_t i = 0; fits && i < npcs; i++)
+			fits = pcs[i] <= bp->addr ||
+			       pcs[i] >= bp->addr + st.covered;
+	} else {
+		fits = stub_build(&st, at, ring, bp->addr, code, avail) == 0 &&
+		       jump_fits(img, &img->funcs[bp->func], bp->addr,
+				 st.covered, pcs, npcs, chained);
+	}
+	if (!fits || stub_jump(jump, bp->addr, at) < 0 ||
 	    xol_put(x, t, st.code, st.len) != at)
 		return false;
 	trap = bp_get(img->bps, t, at + st.full_trap, &trap_insn);
@@ -594,8 +607,10 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 	memcpy(bp->jump_orig, code, STUB_JUMP_LEN);
 	bp->jump_len = STUB_JUMP_LEN;
 	img->stubs = xrealloc(img->stubs, (img->nstubs + 1) * sizeof(uint64_t));
+	img->stub_heads =
+		xrealloc(img->stub_heads, (img->nstubs + 1) * sizeof(size_t));
+	img->stub_heads[img->nstubs] = st.head;
 	img->stubs[img->nstubs++] = at;
-	img->stub_head = st.head;
 	memcpy(bp->chained, chained, sizeof(chained));
 	for (size_t i = 0; i < MAX_CHAINED && chained[i]; i++)
 		bp_find(img->bps, chained[i])->jump_tried = true;
@@ -607,6 +622,19 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		return false;
 	}
 	return true;
+}
+
+bool image_place_alloc_jump(struct image *img, const struct target *t,
+			    pid_t tid, struct breakpoint *bp, uint64_t ring,
+			    const uint8_t *code, size_t avail,
+			    const struct stub_alloc *a, const uint64_t *pcs,
+			    size_t npcs)
+{
+	/* the same: a jump and its stub in T's memory only */
+	if (img->refs > 1 || bp->jump_len)
+		return false;
+	bp->jump_tried = true;
+	return place_jump(img, t, tid, bp, ring, code, avail, a, pcs, npcs);
 }
 
 size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
@@ -632,14 +660,19 @@ size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
 		for (size_t i = 0; i <= pf->nsites; i++) {
 			uint64_t addr =
 				i ? pf->sites[i - 1].addr : pf->info->entry;
+			size_t avail;
 			struct breakpoint *bp = bp_find(img->bps, addr);
 
 			if (!bp || !bp->roles || (bp->roles & ~roles) ||
 			    bp->func != (int)f || bp->jump_len ||
 			    bp->jump_tried)
 				continue;
+			const uint8_t *code =
+				orig_code(pf->info, bp->addr, &avail);
+
 			bp->jump_tried = true;
-			if (place_jump(img, t, tid, bp, ring, pcs, npcs))
+			if (place_jump(img, t, tid, bp, ring, code, avail, NULL,
+				       pcs, npcs))
 				placed++;
 		}
 	}
@@ -661,8 +694,8 @@ uint64_t image_stub_exit(const struct image *img, uint64_t addr)
 {
 	for (size_t i = 0; i < img->nstubs; i++) {
 		if (addr >= img->stubs[i] &&
-		    addr < img->stubs[i] + img->stub_head)
-			return img->stubs[i] + img->stub_head;
+		    addr < img->stubs[i] + img->stub_heads[i])
+			return img->stubs[i] + img->stub_heads[i];
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include "debuginfo.h"
 #include "decode.h"
 #include "sites.h"
+#include "stub.h"
 #include "target.h"
 #include "xol.h"
 
@@ -56,9 +57,9 @@ struct image {
 	/* --engine jump: the ring the stubs write (at the same address in
 	 * every process that runs the image), and 64 bytes for paths */
 	uint64_t ring_addr, scratch;
-	uint64_t *stubs; /* where each stub begins */
+	uint64_t *stubs;    /* where each stub begins */
+	size_t *stub_heads; /* the length of each stub's own code */
 	size_t nstubs;
-	size_t stub_head; /* the length of a stub's own code */
 };
 
 /* The exit of an inlined copy that is a call returning outside it: the
@@ -102,6 +103,16 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid);
 size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
 			 uint64_t ring, bool entries, const uint64_t *pcs,
 			 size_t npcs);
+
+/* --heap with --engine jump: makes BP, a site of the allocator whose
+ * original bytes are CODE (AVAIL of them), a jump to a stub as A says.
+ * Every thread of the process is stopped, at one of the NPCS addresses
+ * PCS. False when it stays as it is. */
+bool image_place_alloc_jump(struct image *img, const struct target *t,
+			    pid_t tid, struct breakpoint *bp, uint64_t ring,
+			    const uint8_t *code, size_t avail,
+			    const struct stub_alloc *a, const uint64_t *pcs,
+			    size_t npcs);
 
 /* 64 bytes of the out-of-line area for the process's system calls to
  * read (paths), mapped through TID as needed; 0 when there is none. */

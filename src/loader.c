@@ -257,6 +257,7 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
 	 * be known at once */
 	s->stats.jump_sites += image_place_jumps(
 		img, &p->target, tid, p->ring.addr, !s->heap, pcs, n);
+	jump_allocs(s, p, tid, pcs, n);
 	free(pcs);
 }
 

@@ -252,6 +252,10 @@ static struct report_stats stats_of(const struct stats *st)
 		.stepped_sites = st->stepped_sites,
 		.ring_events = st->ring_events,
 		.jump_sites = st->jump_sites,
+		.alloc_calls = st->alloc_calls,
+		.alloc_records = st->alloc_records,
+		.alloc_stops = st->alloc_stops,
+		.alloc_stopping = st->alloc_stopping,
 		.tracer_seconds = st->tracer_seconds,
 		.program_seconds = program > 0 ? program : 0.0,
 	};

@@ -566,11 +566,15 @@ static void json_stats(FILE *out, const struct report_stats *st)
 		",\n \"stats\": {\"line_events\": %" PRIu64
 		", \"stops\": %" PRIu64 ", \"stepped\": %" PRIu64
 		", \"stepped_sites\": %zu, \"ring_events\": %" PRIu64
-		", \"jump_sites\": %zu, \"tracer_seconds\": %.6f"
-		", \"program_seconds\": %.6f}",
+		", \"jump_sites\": %zu, \"alloc_calls\": %" PRIu64
+		", \"alloc_records\": %" PRIu64 ", \"alloc_stops\": %" PRIu64
+		", \"alloc_stopping\": ",
 		st->line_events, st->stops, st->stepped, st->stepped_sites,
-		st->ring_events, st->jump_sites, st->tracer_seconds,
-		st->program_seconds);
+		st->ring_events, st->jump_sites, st->alloc_calls,
+		st->alloc_records, st->alloc_stops);
+	json_string(out, st->alloc_stopping ? st->alloc_stopping : "");
+	fprintf(out, ", \"tracer_seconds\": %.6f, \"program_seconds\": %.6f}",
+		st->tracer_seconds, st->program_seconds);
 }
 
 void report_write_stats(FILE *out, const struct report_stats *st)
@@ -590,6 +594,15 @@ void report_write_stats(FILE *out, const struct report_stats *st)
 			"memprof: %" PRIu64 " line events recorded in the "
 			"program without a stop (%zu sites jump to a stub)\n",
 			st->ring_events, st->jump_sites);
+	if (st->alloc_calls || st->alloc_records || st->alloc_stops)
+		fprintf(out,
+			"memprof: %" PRIu64 " allocator calls, %" PRIu64
+			" allocator events recorded in the program, %" PRIu64
+			" stops at the allocator\n",
+			st->alloc_calls, st->alloc_records, st->alloc_stops);
+	if (st->alloc_stopping && *st->alloc_stopping)
+		fprintf(out, "memprof: the allocator's calls stop in %s\n",
+			st->alloc_stopping);
 	if (st->stepped)
 		fprintf(out,
 			"memprof: %" PRIu64 " stops single-stepped in place "

@@ -24,6 +24,11 @@ struct report_stats {
 	size_t stepped_sites; /* breakpoints without an out-of-line copy */
 	uint64_t ring_events; /* line events recorded without a stop */
 	size_t jump_sites;    /* sites that jump to a stub */
+	/* --heap: the allocator's calls accounted, those recorded in the
+	 * program, the stops at the allocator, and which of its functions
+	 * stop and why ("" when none) */
+	uint64_t alloc_calls, alloc_records, alloc_stops;
+	const char *alloc_stopping;
 	double tracer_seconds, program_seconds;
 };
 

@@ -20,7 +20,18 @@ struct ring_header {
 	int32_t statm_fd; /* the program's descriptor of /proc/self/statm */
 	uint32_t cap;	  /* records, a power of two */
 	uint32_t faults;  /* not 0: records take minor fault counts */
-	uint8_t pad[36];
+	/* --heap: not 0 while the allocator's stubs record its calls (the
+	 * allocating ones, and the freeing ones); otherwise they go on at
+	 * once */
+	uint32_t allocs_armed, frees_armed;
+	uint8_t pad[28];
+};
+
+/* What a record is. */
+enum ring_kind {
+	RING_LINE,	   /* a line site's event */
+	RING_ALLOC_ENTRY,  /* an allocator entered: regs are rdi, rsi, rdx */
+	RING_ALLOC_RETURN, /* an allocator about to return: regs[0] is rax */
 };
 
 /* One line event. seq is written last: the record is whole when seq is
@@ -29,14 +40,24 @@ struct ring_record {
 	uint64_t seq;
 	uint64_t site; /* the site's address in the original code */
 	uint32_t tid;
-	int32_t nread; /* what pread of statm returned */
-	uint64_t sp;   /* the stack pointer at the site */
+	int16_t nread; /* what pread of statm returned */
+	uint16_t kind; /* enum ring_kind */
+	/* the stack pointer at the site; an allocator's records both have
+	 * the one at its entry (at the return address) */
+	uint64_t sp;
 	/* minor faults of the thread and of the process (low 32 bits, of
 	 * getrusage), both 0 when not taken; proc_minflt alone 0 when the
 	 * process's moved too much while statm was read */
 	uint32_t minflt, proc_minflt;
-	char statm[24];
+	union {
+		char statm[24];
+		uint64_t regs[3]; /* an allocator's records */
+	};
 };
+
+_Static_assert(sizeof(struct ring_header) == 64 &&
+		       sizeof(struct ring_record) == 64,
+	       "the stubs index records by shifts");
 
 #define RING_RECORDS 16384u
 #define RING_BYTES                                                             \

@@ -115,12 +115,17 @@ struct thread {
 };
 
 struct stats {
-	uint64_t stops;	       /* every stop the kernel reported */
-	uint64_t line_events;  /* the occurrences of the tables */
-	uint64_t stepped;      /* stops that needed a single step */
-	size_t stepped_sites;  /* breakpoints without an out-of-line copy */
-	uint64_t ring_events;  /* line events recorded without a stop */
-	size_t jump_sites;     /* sites that jump to a stub */
+	uint64_t stops;	      /* every stop the kernel reported */
+	uint64_t line_events; /* the occurrences of the tables */
+	uint64_t stepped;     /* stops that needed a single step */
+	size_t stepped_sites; /* breakpoints without an out-of-line copy */
+	uint64_t ring_events; /* line events recorded without a stop */
+	size_t jump_sites;    /* sites that jump to a stub */
+	/* --heap: the allocator's calls accounted, those recorded in the
+	 * ring, the stops they cost, and the allocator functions whose
+	 * calls stop (with why) */
+	uint64_t alloc_calls, alloc_records, alloc_stops;
+	char alloc_stopping[256];
 	double tracer_seconds; /* handling stops */
 	double wall_seconds;
 };

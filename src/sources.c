@@ -29,8 +29,12 @@ void drain_ring(struct session *s, struct process *p)
 			p->image ? bp_find(p->image->bps, rec->site) : NULL;
 
 		/* a vfork child runs its parent's stubs: not followed */
-		if (th && th->proc == p && bp && bp->func >= 0 &&
-		    (bp->roles & (BP_LINE | BP_ENTRY))) {
+		if (rec->kind != RING_LINE) {
+			if (th && th->proc == p && bp &&
+			    (bp->roles & (BP_ALLOC | BP_ALLOC_RET)))
+				alloc_record(s, th, bp, rec);
+		} else if (th && th->proc == p && bp && bp->func >= 0 &&
+			   (bp->roles & (BP_LINE | BP_ENTRY))) {
 			uint64_t rss = thread_view(
 				s, th,
 				sampler_statm(&p->sampler, rec->statm,
@@ -131,6 +135,8 @@ void on_breakpoint(struct session *s, const struct stop *stop)
 		}
 	}
 
+	if (bp->roles & BP_ALLOC)
+		s->stats.alloc_stops++;
 	if (bp->roles == BP_ALLOC &&
 	    !(frees(bp->alloc_kind) ? th->proc->frees_armed
 				    : th->proc->allocs_armed)) {

@@ -4,6 +4,7 @@
 #ifndef MEMPROF_STUB_H
 #define MEMPROF_STUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,22 @@ struct stub {
  * elsewhere. */
 int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	       const uint8_t *code, size_t avail);
+
+/* --heap: an allocator's stub. At its entry (RET false) it records
+ * rdi, rsi and rdx; at a ret it records rax, then runs the RUN bytes
+ * from SITE to the ret's end (an epilogue that does not write rax and
+ * moves the stack pointer by SP_ADJUST before the ret). It records only
+ * while the ring header's word at offset ARMED is not 0. */
+struct stub_alloc {
+	bool ret;
+	uint8_t armed;
+	uint32_t sp_adjust;
+	size_t run;
+};
+
+int stub_build_alloc(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
+		     const uint8_t *code, size_t avail,
+		     const struct stub_alloc *a);
 
 /* The jump at SITE to the stub at AT: STUB_JUMP_LEN bytes into JMP;
  * -1 when AT is out of reach. */

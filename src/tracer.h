@@ -47,6 +47,10 @@ void on_loader(struct session *s, struct thread *th);
 bool frees(int kind);
 void find_allocs(struct session *s, struct process *p, pid_t tid);
 void arm_allocs(struct session *s, struct process *p);
+void jump_allocs(struct session *s, struct process *p, pid_t tid,
+		 const uint64_t *pcs, size_t npcs);
+void alloc_record(struct session *s, struct thread *th,
+		  const struct breakpoint *bp, const struct ring_record *rec);
 void on_alloc(struct session *s, struct thread *th, const struct breakpoint *bp,
 	      const struct user_regs_struct *regs);
 void alloc_returned(struct session *s, struct thread *th,

@@ -93,6 +93,7 @@ static void flags_survive(void)
 		CHECK_INT(r->site, (uint64_t)(page + 5));
 		CHECK_INT(r->tid, syscall(SYS_gettid));
 		CHECK(r->nread > 3);
+		CHECK_INT(r->kind, RING_LINE);
 		memcpy(text, r->statm, sizeof(r->statm));
 		CHECK(strtoull(strchr(text, ' ') + 1, NULL, 10) > 0);
 		/* the stack pointer at the site: below ours, above the
@@ -178,6 +179,78 @@ static void full_ring_traps(void)
 	CHECK(all);
 }
 
+/* An allocator's stubs: f(a, b, c) = a + b + c, with a prologue that
+ * the entry's jump displaces and an epilogue the ret's jump takes. They
+ * record nothing until armed; then the entry's record has the
+ * arguments, the return's the result, both the sp at entry. */
+static void allocator_recorded(void)
+{
+	static const uint8_t code[] = {
+		0x53, 0x55, 0x41, 0x54,	      /* push %rbx, %rbp, %r12 */
+		0x48, 0x83, 0xec, 0x10,	      /* sub $16,%rsp */
+		0x48, 0x8d, 0x04, 0x37,	      /* lea (%rdi,%rsi),%rax */
+		0x48, 0x01, 0xd0,	      /* add %rdx,%rax */
+		0x31, 0xdb,		      /* xor %ebx,%ebx */
+		0x48, 0x83, 0xc4, 0x10,	      /* ret site: add $16,%rsp */
+		0x41, 0x5c, 0x5d, 0x5b, 0xc3, /* pop %r12 ... ret */
+	};
+	const size_t ret_site = 17;
+	long (*f)(long, long, long) = (long (*)(long, long, long))(void *)page;
+	struct stub_alloc entry = {
+		.armed = offsetof(struct ring_header, allocs_armed)};
+	struct stub_alloc ret = {
+		.ret = true,
+		.armed = offsetof(struct ring_header, allocs_armed),
+		.sp_adjust = 16 + 3 * 8,
+		.run = sizeof(code) - ret_site,
+	};
+	uint64_t at[2] = {(uint64_t)(page + 2048), (uint64_t)(page + 2700)};
+	struct stub st;
+
+	reset_ring();
+	memcpy(page, code, sizeof(code));
+	CHECK_INT(stub_build_alloc(&st, at[0], (uint64_t)ring, (uint64_t)page,
+				   code, sizeof(code), &entry),
+		  0);
+	CHECK_INT(st.covered, 8);
+	memcpy((void *)at[0], st.code, st.len);
+	CHECK_INT(stub_build_alloc(&st, at[1], (uint64_t)ring,
+				   (uint64_t)(page + ret_site), code + ret_site,
+				   sizeof(code) - ret_site, &ret),
+		  0);
+	memcpy((void *)at[1], st.code, st.len);
+	CHECK_INT(stub_jump(page, (uint64_t)page, at[0]), 0);
+	CHECK_INT(
+		stub_jump(page + ret_site, (uint64_t)(page + ret_site), at[1]),
+		0);
+	CHECK_INT(f(1, 2, 3), 6);
+	CHECK_INT(ring->head, 0);
+	ring->allocs_armed = 1;
+	CHECK_INT(f(10, 20, 30), 60);
+	CHECK_INT(f(-1, 0, 0), -1);
+	CHECK_INT(ring->head, 4);
+	for (int i = 0; i < 4; i += 2) {
+		const struct ring_record *e = &records[i], *r = &records[i + 1];
+		long want = i ? -1 : 60;
+
+		CHECK_INT(e->seq, (uint64_t)i + 1);
+		CHECK_INT(r->seq, (uint64_t)i + 2);
+		CHECK_INT(e->kind, RING_ALLOC_ENTRY);
+		CHECK_INT(r->kind, RING_ALLOC_RETURN);
+		CHECK_INT(e->site, (uint64_t)page);
+		CHECK_INT(r->site, (uint64_t)(page + ret_site));
+		CHECK_INT(e->tid, syscall(SYS_gettid));
+		CHECK_INT(r->tid, syscall(SYS_gettid));
+		CHECK_INT(e->regs[0], i ? (uint64_t)-1 : 10);
+		CHECK_INT(e->regs[1], i ? 0 : 20);
+		CHECK_INT(e->regs[2], i ? 0 : 30);
+		CHECK_INT(r->regs[0], (uint64_t)want);
+		CHECK_INT(r->sp, e->sp);
+		CHECK((uint64_t)&want > e->sp &&
+		      e->sp > (uint64_t)&want - 4096);
+	}
+}
+
 /* A displaced instruction that cannot run elsewhere: no stub. */
 static void refuses_what_cannot_move(void)
 {
@@ -209,5 +282,6 @@ int main(void)
 	RUN(minor_faults_taken);
 	RUN(full_ring_traps);
 	RUN(refuses_what_cannot_move);
+	RUN(allocator_recorded);
 	return unit_result();
 }
