@@ -288,6 +288,11 @@ void cli_parse(int argc, char **argv, struct options *opts)
 		usage_error("%s--duration goes with -p PID", "");
 	if (opts->nfuncs == 0)
 		usage_error("%sno function to profile: give --func NAME", "");
+	/* a CSV report is one table of lines: the others would be lost */
+	if (opts->format == REPORT_CSV && (opts->summary || opts->types))
+		usage_error("%s has no place in a CSV report: use --format "
+			    "json or text",
+			    opts->summary ? "--summary" : "--types");
 	opts->argv = opts->pid ? NULL : argv + optind;
 }
 
