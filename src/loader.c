@@ -100,7 +100,8 @@ int profiler_report_missing(const struct session *s)
 			warn_msg("no function '%s' in any program that ran; "
 				 "did you mean: %s",
 				 spec, m->msg);
-		else
+		/* inlined everywhere: say_why says it whole */
+		else if (m->res != DI_INLINED)
 			warn_msg("no function '%s' in any program that ran",
 				 spec);
 		if (m->res != DI_FOUND)
