@@ -416,6 +416,9 @@ void cli_parse_graph(int argc, char **argv, struct options *opts)
 	if (!opts->output)
 		cli_sub_error("graph", "no picture: give -o FILE.dot (or "
 				       ".svg, .png, .pdf)");
+	if (!*opts->output)
+		cli_sub_error("graph", "-o needs a file name: FILE.dot, .svg, "
+				       ".png or .pdf");
 	if (!graph_format_of(opts->output, &opts->graph_format))
 		cli_sub_error("graph",
 			      "%s: write .dot, .svg, .png or .pdf (the name "
