@@ -288,6 +288,11 @@ void cli_parse(int argc, char **argv, struct options *opts)
 		usage_error("%s--duration goes with -p PID", "");
 	if (opts->nfuncs == 0)
 		usage_error("%sno function to profile: give --func NAME", "");
+	/* a CSV report is one table of lines: the others would be lost */
+	if (opts->format == REPORT_CSV && (opts->summary || opts->types))
+		usage_error("%s has no place in a CSV report: use --format "
+			    "json or text",
+			    opts->summary ? "--summary" : "--types");
 	opts->argv = opts->pid ? NULL : argv + optind;
 }
 
@@ -411,6 +416,9 @@ void cli_parse_graph(int argc, char **argv, struct options *opts)
 	if (!opts->output)
 		cli_sub_error("graph", "no picture: give -o FILE.dot (or "
 				       ".svg, .png, .pdf)");
+	if (!*opts->output)
+		cli_sub_error("graph", "-o needs a file name: FILE.dot, .svg, "
+				       ".png or .pdf");
 	if (!graph_format_of(opts->output, &opts->graph_format))
 		cli_sub_error("graph",
 			      "%s: write .dot, .svg, .png or .pdf (the name "

@@ -81,7 +81,9 @@ static void hint_follow(const struct session *s, int res)
 {
 	/* memprof run has no -f */
 	if (res != DI_INLINED && !s->opts->follow_forks &&
-	    !s->opts->calls_only && suggest_is_launcher(s->command[0]))
+	    !s->opts->calls_only &&
+	    (suggest_is_launcher(s->command[0]) ||
+	     (s->script && !s->exec_command)))
 		warn_msg("hint: %s starts other programs: to profile the one "
 			 "it starts, add -f",
 			 s->command[0]);
@@ -101,7 +103,8 @@ int profiler_report_missing(const struct session *s)
 			warn_msg("no function '%s' in any program that ran; "
 				 "did you mean: %s",
 				 spec, m->msg);
-		else
+		/* inlined everywhere: say_why says it whole */
+		else if (m->res != DI_INLINED)
 			warn_msg("no function '%s' in any program that ran",
 				 spec);
 		if (m->res != DI_FOUND)
@@ -136,7 +139,11 @@ static int missing(struct session *s, struct process *p, size_t i,
 {
 	struct missing *m = &s->missing[i];
 	const char *spec = s->opts->funcs[i];
-	const char *where = p == s->procs[0] ? s->command[0] : NULL;
+	/* a script's interpreter runs under the script's name until it
+	 * executes a program in its place: the interpreter is named */
+	const char *where = p == s->procs[0] && (!s->script || s->exec_command)
+				    ? s->command[0]
+				    : NULL;
 	char exe[64], path[4096];
 
 	if (!where) {

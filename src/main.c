@@ -404,6 +404,9 @@ int main(int argc, char **argv)
 			gret = EXIT_INTERNAL;
 		else if (gret != 0)
 			output_abandon(&out);
+		/* a program killed before the point: said, and passed on */
+		if (gret == EXIT_PROGRAM && s.status.how == RUN_SIGNALED)
+			gret = exit_status(&s);
 		ret = gret ? gret : exit_status(&s);
 		profiler_end(&s);
 		free(program);

@@ -385,6 +385,31 @@ void on_exec(struct session *s, pid_t tid)
 	target_resume(tid, 0);
 }
 
+/* Whether SIG runs a handler in process PID (SigCgt): only then does a
+ * signal frame return to where the thread was. A stop signal, an ignored
+ * one or a default action leaves none. */
+static bool runs_handler(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	bool caught = true; /* unknown: as if it did */
+	FILE *f;
+
+	if (sig == SIGSTOP || sig == SIGKILL)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "SigCgt:", 7) == 0) {
+			caught =
+				(strtoull(line + 7, NULL, 16) >> (sig - 1)) & 1;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return caught;
+}
+
 /* A signal is about to be delivered. A thread in the out-of-line area
  * leaves it first: its signal frame would return there, and the area
  * must be free to go when we detach. Not from a stub's own code, which
@@ -401,7 +426,8 @@ void on_signal(struct session *s, const struct stop *stop)
 	    target_get_regs(stop->tid, &regs) == 0 &&
 	    image_in_xol(p->image, regs.rip)) {
 		if (image_stub_exit(p->image, regs.rip)) {
-			p->signal_in_stub = true;
+			if (runs_handler(p->target.pid, stop->sig))
+				p->signal_in_stub = true;
 			target_resume(stop->tid, stop->sig);
 			return;
 		}
