@@ -40,24 +40,48 @@ struct ksigaction {
 #define TABLE(a) ((a)->base + AGENT_TABLE)
 #define FIELD(a, f) (TABLE(a) + offsetof(struct agent_table, f))
 
-/* Bit SIG of a hexadecimal signal set in /proc/.../status, line KEY. */
-static int status_bit(const char *path, const char *key, int sig)
+/* The hexadecimal signal set of line KEY in /proc/.../status, in *SET;
+ * 0, or -1 when there is none. */
+static int status_set(const char *path, const char *key, uint64_t *set)
 {
 	char line[256];
 	size_t klen = strlen(key);
-	int bit = -1;
+	int found = -1;
 	FILE *f = fopen(path, "re");
 
 	while (f && fgets(line, sizeof(line), f)) {
 		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			uint64_t set = strtoull(line + klen + 1, NULL, 16);
-			bit = (set >> (sig - 1)) & 1;
+			*set = strtoull(line + klen + 1, NULL, 16);
+			found = 0;
 			break;
 		}
 	}
 	if (f)
 		fclose(f);
-	return bit;
+	return found;
+}
+
+/* Bit SIG of a signal set in /proc/.../status, line KEY; -1: none. */
+static int status_bit(const char *path, const char *key, int sig)
+{
+	uint64_t set;
+
+	if (status_set(path, key, &set) < 0)
+		return -1;
+	return (int)((set >> (sig - 1)) & 1);
+}
+
+/* Whether a thread blocks SIG for good: not while it starts one (the C
+ * library blocks every signal around clone, and a new thread starts so
+ * until it sets its own mask), which a program that keeps starting
+ * threads is found in. */
+static bool blocks_for_good(const char *path, int sig)
+{
+	uint64_t set;
+
+	if (status_set(path, "SigBlk", &set) < 0 || !((set >> (sig - 1)) & 1))
+		return false;
+	return __builtin_popcountll(set) < 60;
 }
 
 /* Why SIG is not left to its default action in process PID, or NULL
@@ -85,7 +109,7 @@ static const char *signal_taken(pid_t pid, int sig)
 			continue;
 		snprintf(status, sizeof(status), "/proc/%d/task/%s/status", pid,
 			 de->d_name);
-		if (status_bit(status, "SigBlk", sig) == 1)
+		if (blocks_for_good(status, sig))
 			why = "a thread of the program blocks SIGSEGV";
 	}
 	closedir(dir);
