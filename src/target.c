@@ -889,6 +889,7 @@ char *target_attach_obstacle(pid_t pid, int *status)
 	char path[64], line[256], comm[64];
 	pid_t tracer = 0;
 	char state = '?';
+	bool has_memory = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
@@ -900,12 +901,17 @@ char *target_attach_obstacle(pid_t pid, int *status)
 			continue;
 		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
 			continue;
+		if (strncmp(line, "VmSize:", 7) == 0)
+			has_memory = true;
 	}
 	fclose(f);
 	*status = EXIT_PROGRAM;
 	if (state == 'Z' || state == 'X')
 		return xstrdup("it is a zombie (it has exited; its parent has "
 			       "not collected it yet)");
+	/* the kernel's own threads have no memory of their own */
+	if (!has_memory)
+		return xstrdup("it is a kernel thread: it runs no program");
 	if (tracer > 0 && tracer != getpid())
 		return xasprintf("it is already traced by process %d (%s)",
 				 tracer, comm_of(tracer, comm, sizeof(comm)));
