@@ -99,6 +99,9 @@ struct thread {
 	int sig;
 	uint64_t more_sigs; /* others that came during the step (bit n-1) */
 	bool group_stop;    /* TW_HELD_STOPPED: listens, not runs, after */
+	/* TW_HELD*: interrupted asleep in the kernel, the step not waiting
+	 * for its stop */
+	bool held_asleep;
 	struct process *proc;
 	struct frame *frames;
 	size_t depth, cap;

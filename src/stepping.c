@@ -16,11 +16,10 @@
 #include "tracer.h"
 #include "util.h"
 
-/* Whether thread TID cannot run now: stopped already (its stop may be
- * taken by a caller up the stack, so an interrupt would never be
- * reported), or blocked in the kernel where an interrupt cannot reach
- * it. It runs no code of its own until we or the kernel let it. */
-static bool is_blocked(pid_t tid)
+/* The state of thread TID as /proc shows it: 'R' running, 'S' asleep
+ * (a signal wakes it), 'D' asleep where none does, 't' stopped...; 0
+ * when it cannot be read (it has ended). */
+static char thread_state(pid_t tid)
 {
 	char path[64], buf[256], *paren;
 	ssize_t len;
@@ -29,12 +28,12 @@ static bool is_blocked(pid_t tid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return 0;
 	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[len > 0 ? len : 0] = '\0';
 	paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] != 'R' && paren[2] != 'S';
+	return paren && paren[1] == ' ' ? paren[2] : 0;
 }
 
 /* Whether threads A and B run in the same memory: one process, or a
@@ -48,22 +47,34 @@ static bool same_memory(const struct thread *a, const struct thread *b)
 
 /* Interrupts every other running thread in TH's memory, so that none
  * runs past the breakpoint while its int3 is out: TW_HELD until its stop
- * comes. A thread stopped already (its stop not handled yet) or blocked
- * in the kernel is not interrupted: a stop of it while the step is under
- * way is kept for after (held_back). */
+ * comes. A thread stopped already (its stop not handled yet, or taken by
+ * a caller up the stack, where an interrupt would never be reported) is
+ * not interrupted: a stop of it while the step is under way is kept for
+ * after (held_back). */
 static void hold_others(struct session *s, struct thread *th)
 {
 	for (size_t i = 0; i < s->nthreads; i++) {
 		struct thread *o = &s->threads[i];
+		char state;
 
 		if (o == th || o->wait != TW_RUNNING || !same_memory(o, th) ||
-		    o->in_vfork || is_queued(s, o->tid) || is_blocked(o->tid) ||
+		    o->in_vfork || is_queued(s, o->tid))
+			continue;
+		state = thread_state(o->tid);
+		if ((state != 'R' && state != 'S' && state != 'D') ||
 		    target_interrupt(o->tid) < 0)
 			continue;
 		o->wait = TW_HELD;
 		o->holder = th->tid;
 		o->group_stop = false;
-		th->holding++;
+		/* asleep where the interrupt cannot wake it (a page fault
+		 * waiting for the memory map, a disk read): it stops before
+		 * it runs any code of its own, but maybe long after, so the
+		 * step does not wait for it. Asleep still once interrupted,
+		 * or it may be back in its own code already. */
+		o->held_asleep = state == 'D' && thread_state(o->tid) == 'D';
+		if (!o->held_asleep)
+			th->holding++;
 	}
 }
 
@@ -178,7 +189,8 @@ void held_stopped(struct session *s, struct thread *th, const struct stop *stop)
 		queue_stop(s, stop);
 	th->wait = TW_HELD_STOPPED;
 	holder = thread_find(s, th->holder);
-	if (holder && holder->wait == TW_HOLDING && !--holder->holding)
+	if (holder && holder->wait == TW_HOLDING && !th->held_asleep &&
+	    !--holder->holding)
 		start_step(s, holder);
 }
 
