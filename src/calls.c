@@ -132,9 +132,13 @@ static void line_site(struct session *s, struct thread *th,
 	site = sites_at(pf->sites, pf->nsites, addr);
 	if (!site)
 		return;
-	if (is_line_event(f, site))
-		start_line(s, th, site->line, addr, rss);
-	f->last_site = addr;
+	if (site->end_only) {
+		/* an epilogue: the call ends, no line begins */
+	} else {
+		if (is_line_event(f, site))
+			start_line(s, th, site->line, addr, rss);
+		f->last_site = addr;
+	}
 	if (site->returns)
 		graph_at(s, th, 0);
 	/* only quiet code runs from here to the ret: the call ends now, or

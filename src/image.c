@@ -74,6 +74,7 @@ static void add_sites(struct profiled_func *pf)
 	}
 	pf->nsites = sites_find(all, nall, fi->rows, fi->nrows, fi->inlined,
 				fi->ninlined, &pf->sites);
+	pf->nsites = sites_add_epilogues(all, nall, &pf->sites, pf->nsites);
 	pf->insns = all;
 	pf->ninsns = nall;
 	pf->nrets = sites_returns(all, nall, pf->sites, pf->nsites, &pf->rets);

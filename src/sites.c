@@ -208,6 +208,57 @@ struct site *sites_at(const struct site *sites, size_t nsites, uint64_t addr)
 						   : NULL;
 }
 
+size_t sites_add_epilogues(const struct insn *insns, size_t ninsns,
+			   struct site **sites, size_t nsites)
+{
+	bool *target = xcalloc(ninsns ? ninsns : 1, sizeof(*target));
+
+	for (size_t i = 0; i < ninsns; i++) {
+		size_t t;
+
+		if (insns[i].flow != FLOW_JUMP && insns[i].flow != FLOW_COND)
+			continue;
+		t = find_insn(insns, ninsns, insns[i].target);
+		if (t < ninsns)
+			target[t] = true;
+	}
+	for (size_t r = 0; r < ninsns; r++) {
+		size_t start = r, at;
+		bool covered = false;
+
+		if (insns[r].flow != FLOW_RET || target[r] ||
+		    sites_at(*sites, nsites, insns[r].addr))
+			continue;
+		/* back over quiet code that only falls into the ret; a jump
+		 * may arrive at its first instruction, not inside it */
+		for (size_t k = r; k-- > 0;) {
+			if (!insns[k].quiet || !contiguous(insns, ninsns, k))
+				break;
+			start = k;
+			if (sites_at(*sites, nsites, insns[k].addr)) {
+				covered = true;
+				break;
+			}
+			if (target[k])
+				break;
+		}
+		/* room for a jump: five bytes up to the ret's end */
+		if (covered || start == r ||
+		    insns[r].addr + insns[r].len - insns[start].addr < 5)
+			continue;
+		*sites = xrealloc(*sites, (nsites + 1) * sizeof(**sites));
+		at = first_from(*sites, nsites, sizeof(**sites),
+				insns[start].addr);
+		memmove(*sites + at + 1, *sites + at,
+			(nsites - at) * sizeof(**sites));
+		(*sites)[at] = (struct site){.addr = insns[start].addr,
+					     .end_only = true};
+		nsites++;
+	}
+	free(target);
+	return nsites;
+}
+
 size_t sites_returns(const struct insn *insns, size_t ninsns,
 		     struct site *sites, size_t nsites, size_t **rets)
 {

@@ -21,6 +21,9 @@ struct site {
 	/* from here control only runs quiet code to a ret: the activation
 	 * can end at this stop, and the ret needs no breakpoint */
 	bool returns;
+	/* no line begins here (an epilogue whose rows are no statement):
+	 * the site only ends the activation */
+	bool end_only;
 };
 
 /* The line of the code at ADDR: the row at or before it, or 0. */
@@ -39,6 +42,13 @@ size_t sites_find(const struct insn *insns, size_t ninsns,
 
 /* The site at ADDR, or NULL. */
 struct site *sites_at(const struct site *sites, size_t nsites, uint64_t addr);
+
+/* Adds a site where a quiet run of code that only falls into a ret
+ * begins, when no line site is in it: a site a jump fits where the ret
+ * alone would need a breakpoint. It ends the activation, no line
+ * (end_only). Returns the new count; *SITES stays sorted. */
+size_t sites_add_epilogues(const struct insn *insns, size_t ninsns,
+			   struct site **sites, size_t nsites);
 
 /* Marks the sites from which straight, quiet code leads to a ret, and
  * returns the rets that still need a breakpoint of their own (those not

@@ -266,6 +266,42 @@ static void loud_tail_keeps_ret_breakpoint(void)
 	free(sites);
 }
 
+/* -O2's epilogue whose rows are no statement: it continues a line whose
+ * last instruction stores, so no line site covers the ret; a site where
+ * the quiet run begins ends the call without a line. */
+static void epilogue_without_line_gets_end_site(void)
+{
+	static const struct insn insns[] = {
+		NEXT(0x1000), LOUD(0x1004), NEXT(0x1008),
+		NEXT(0x100c), RET(0x1010),
+	};
+	static const struct line_row rows[] = {{0x1000, 10}};
+	struct site *sites;
+	size_t *rets;
+	size_t n = sites_find(insns, N(insns), rows, N(rows), NULL, 0, &sites);
+	size_t before = n;
+
+	n = sites_add_epilogues(insns, N(insns), &sites, n);
+	size_t nrets = sites_returns(insns, N(insns), sites, n, &rets);
+	const struct site *end = sites_at(sites, n, 0x1008);
+
+	CHECK_EQ_INT(n, before + 1);
+	CHECK(end != NULL && end->end_only && end->returns);
+	CHECK_EQ_INT(nrets, 0);
+	for (size_t i = 1; i < n; i++)
+		CHECK(sites[i - 1].addr < sites[i].addr);
+	free(rets);
+	free(sites);
+
+	/* a line site in the run already covers it: nothing added */
+	n = sites_find(straight, N(straight), straight_rows, N(straight_rows),
+		       NULL, 0, &sites);
+	before = n;
+	CHECK_EQ_INT(sites_add_epilogues(straight, N(straight), &sites, n),
+		     before);
+	free(sites);
+}
+
 int main(void)
 {
 	RUN(line_at_takes_row_at_or_before);
@@ -278,5 +314,6 @@ int main(void)
 	RUN(forward_jump_from_other_line_is_site);
 	RUN(quiet_tail_lets_site_cover_ret);
 	RUN(loud_tail_keeps_ret_breakpoint);
+	RUN(epilogue_without_line_gets_end_site);
 	UNIT_EXIT();
 }
