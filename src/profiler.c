@@ -96,8 +96,10 @@ static void dispatch(struct session *s, const struct stop *stop)
 	case TEV_EXIT:
 		/* memory is still there: the last figures are true ones */
 		th = thread_find(s, tid);
-		if (th)
+		if (th) {
+			drain_thread(s, th);
 			thread_end(s, th, thread_sample(s, th));
+		}
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:

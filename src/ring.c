@@ -103,6 +103,22 @@ const struct ring_record *ring_peek(const struct ring *r)
 	return rec;
 }
 
+struct ring_record *ring_whole_at(const struct ring *r, uint64_t index)
+{
+	struct ring_record *rec = &r->recs[index & (RING_RECORDS - 1)];
+
+	if (index < r->hdr->tail ||
+	    index >= __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&rec->seq, __ATOMIC_ACQUIRE) != index + 1)
+		return NULL;
+	return rec;
+}
+
+uint64_t ring_head(const struct ring *r)
+{
+	return __atomic_load_n(&r->hdr->head, __ATOMIC_ACQUIRE);
+}
+
 bool ring_in_flight(const struct ring *r)
 {
 	return r->hdr &&

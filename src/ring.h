@@ -80,6 +80,10 @@ int ring_open(struct ring *r, const struct target *t, pid_t tid, uint64_t fixed,
 /* The next whole record, or NULL; ring_consumed moves past it. */
 const struct ring_record *ring_peek(const struct ring *r);
 void ring_consumed(struct ring *r);
+/* The record of INDEX, past the tail, when it is whole; or NULL. */
+struct ring_record *ring_whole_at(const struct ring *r, uint64_t index);
+/* The index the next record will take. */
+uint64_t ring_head(const struct ring *r);
 /* Whether a record was taken that is not whole yet (at the tail). */
 bool ring_in_flight(const struct ring *r);
 

@@ -19,39 +19,65 @@
 /* The line events P recorded since the last drain, in the order they
  * were taken: before any stop of P is handled, so that each thread's
  * events stay in order. */
+/* One whole record of P's ring, to the accounting. */
+static void take_record(struct session *s, struct process *p,
+			const struct ring_record *rec)
+{
+	struct thread *th = thread_find(s, (pid_t)rec->tid);
+	const struct breakpoint *bp =
+		p->image && rec->site ? bp_find(p->image->bps, rec->site)
+				      : NULL;
+
+	/* a vfork child runs its parent's stubs: not followed */
+	if (rec->kind != RING_LINE) {
+		if (th && th->proc == p && bp &&
+		    (bp->roles & (BP_ALLOC | BP_ALLOC_RET)))
+			alloc_record(s, th, bp, rec);
+	} else if (th && th->proc == p && bp && bp->func >= 0 &&
+		   (bp->roles & (BP_LINE | BP_ENTRY))) {
+		uint64_t rss = thread_view(
+			s, th,
+			sampler_statm(&p->sampler, rec->statm, rec->nread),
+			rec->minflt, rec->proc_minflt);
+		const struct profiled_func *pf = &p->image->funcs[bp->func];
+
+		site_event(s, th, pf, bp, rec->sp, rss);
+		for (int i = 0; i < MAX_CHAINED && bp->chained[i]; i++)
+			site_event(s, th, pf,
+				   bp_find(p->image->bps, bp->chained[i]),
+				   rec->sp, rss);
+		s->stats.ring_events++;
+	}
+}
+
 void drain_ring(struct session *s, struct process *p)
 {
 	const struct ring_record *rec;
 
 	while (p->ring.hdr && (rec = ring_peek(&p->ring))) {
-		struct thread *th = thread_find(s, (pid_t)rec->tid);
-		const struct breakpoint *bp =
-			p->image ? bp_find(p->image->bps, rec->site) : NULL;
-
-		/* a vfork child runs its parent's stubs: not followed */
-		if (rec->kind != RING_LINE) {
-			if (th && th->proc == p && bp &&
-			    (bp->roles & (BP_ALLOC | BP_ALLOC_RET)))
-				alloc_record(s, th, bp, rec);
-		} else if (th && th->proc == p && bp && bp->func >= 0 &&
-			   (bp->roles & (BP_LINE | BP_ENTRY))) {
-			uint64_t rss = thread_view(
-				s, th,
-				sampler_statm(&p->sampler, rec->statm,
-					      rec->nread),
-				rec->minflt, rec->proc_minflt);
-			const struct profiled_func *pf =
-				&p->image->funcs[bp->func];
-
-			site_event(s, th, pf, bp, rec->sp, rss);
-			for (int i = 0; i < MAX_CHAINED && bp->chained[i]; i++)
-				site_event(
-					s, th, pf,
-					bp_find(p->image->bps, bp->chained[i]),
-					rec->sp, rss);
-			s->stats.ring_events++;
-		}
+		take_record(s, p, rec);
 		ring_consumed(&p->ring);
+	}
+}
+
+/* Thread TH is ending: its records are all whole, but a record another
+ * thread took and has not written yet (that thread may be stopped at
+ * the trap of a full ring) holds them back. They are taken now, past it,
+ * in their order, and marked so that the drain passes them later. */
+void drain_thread(struct session *s, struct thread *th)
+{
+	struct process *p = th->proc;
+
+	if (!p->ring.hdr)
+		return;
+	drain_ring(s, p);
+	for (uint64_t i = p->ring.hdr->tail; i < ring_head(&p->ring); i++) {
+		struct ring_record *rec = ring_whole_at(&p->ring, i);
+
+		if (!rec || rec->tid != (uint32_t)th->tid || !rec->site)
+			continue;
+		take_record(s, p, rec);
+		rec->site = 0;
 	}
 }
 

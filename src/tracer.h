@@ -92,6 +92,7 @@ void on_breakpoint(struct session *s, const struct stop *stop);
 void drain_ring(struct session *s, struct process *p);
 void drain_rings(struct session *s);
 void drain_rings_before_stop(struct session *s);
+void drain_thread(struct session *s, struct thread *th);
 
 /* stepping.c: a step over a breakpoint, the other threads held */
 void step_over(struct session *s, struct thread *th,
