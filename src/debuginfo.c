@@ -1068,6 +1068,8 @@ struct module_walk {
 	 * with DWARF was seen */
 	const char *lib_without_dwarf;
 	bool lib_with_dwarf;
+	/* a plain name a library without DWARF defines as a function */
+	const char *defined_without_dwarf;
 };
 
 /* Notes the first error met in the main module's DWARF: libdw's own
@@ -1273,6 +1275,27 @@ static void find_by_symbols(struct search *s, Dwfl_Module *mod)
 	}
 }
 
+/* Whether MOD's symbol table defines function NAME (maybe NAME@VERSION). */
+static bool defines_function(Dwfl_Module *mod, const char *name)
+{
+	const char *const names[] = {name, NULL};
+	int n = dwfl_module_getsymtab(mod);
+
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *sname = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							    &shndx, NULL, NULL);
+
+		if (sname && shndx != SHN_UNDEF &&
+		    GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+		    named_in(sname, names))
+			return true;
+	}
+	return false;
+}
+
 static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			Dwarf_Addr start, void *arg)
 {
@@ -1291,6 +1314,8 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			note_error(w, dwfl_errmsg(-1), NULL);
 		if (s->module && !main)
 			w->lib_without_dwarf = name;
+		else if (!main && s->base && defines_function(mod, s->base))
+			w->defined_without_dwarf = name;
 		return DWARF_CB_OK;
 	}
 	w->lib_with_dwarf = true;
@@ -1370,6 +1395,10 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 	} else if (s.module && w.lib_without_dwarf && !w.lib_with_dwarf) {
 		res = DI_LIB_NODWARF;
 		*msg = xstrdup(w.lib_without_dwarf);
+	} else if (!s.module && w.defined_without_dwarf) {
+		/* it is there, in a library without debug information */
+		res = DI_LIB_NODWARF;
+		*msg = xstrdup(w.defined_without_dwarf);
 	} else if (w.main_error && !s.module) {
 		res = DI_BAD_DWARF;
 		*msg = w.main_error;

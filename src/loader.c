@@ -103,8 +103,9 @@ int profiler_report_missing(const struct session *s)
 			warn_msg("no function '%s' in any program that ran; "
 				 "did you mean: %s",
 				 spec, m->msg);
-		/* inlined everywhere: say_why says it whole */
-		else if (m->res != DI_INLINED)
+		/* inlined everywhere, or in a library without debug
+		 * information: say_why says it whole */
+		else if (m->res != DI_INLINED && m->res != DI_LIB_NODWARF)
 			warn_msg("no function '%s' in any program that ran",
 				 spec);
 		if (m->res != DI_FOUND)
