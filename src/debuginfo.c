@@ -134,10 +134,11 @@ static bool named_in(const char *name, const char *const names[])
 	return false;
 }
 
-static int find_import(Dwfl_Module *mod, void **userdata, const char *name,
-		       Dwarf_Addr start, void *arg)
+/* Whether MOD's symbol table has one of NAMES (maybe NAME@VERSION):
+ * DEFINED, a function it defines; otherwise one it imports. */
+static bool has_symbol(Dwfl_Module *mod, const char *const names[],
+		       bool defined)
 {
-	const char *const *names = arg;
 	int n = dwfl_module_getsymtab(mod);
 
 	for (int i = 1; i < n; i++) {
@@ -147,10 +148,20 @@ static int find_import(Dwfl_Module *mod, void **userdata, const char *name,
 		const char *sname = dwfl_module_getsym_info(mod, i, &sym, &addr,
 							    &shndx, NULL, NULL);
 
-		if (sname && shndx == SHN_UNDEF && named_in(sname, names))
-			return DWARF_CB_ABORT;
+		bool defines = shndx != SHN_UNDEF &&
+			       GELF_ST_TYPE(sym.st_info) == STT_FUNC;
+
+		if (sname && named_in(sname, names) &&
+		    (defined ? defines : shndx == SHN_UNDEF))
+			return true;
 	}
-	return DWARF_CB_OK;
+	return false;
+}
+
+static int find_import(Dwfl_Module *mod, void **userdata, const char *name,
+		       Dwarf_Addr start, void *arg)
+{
+	return has_symbol(mod, arg, false) ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
 bool debuginfo_imports(struct debuginfo *di, const char *const names[])
@@ -1275,27 +1286,6 @@ static void find_by_symbols(struct search *s, Dwfl_Module *mod)
 	}
 }
 
-/* Whether MOD's symbol table defines function NAME (maybe NAME@VERSION). */
-static bool defines_function(Dwfl_Module *mod, const char *name)
-{
-	const char *const names[] = {name, NULL};
-	int n = dwfl_module_getsymtab(mod);
-
-	for (int i = 1; i < n; i++) {
-		GElf_Sym sym;
-		GElf_Addr addr;
-		GElf_Word shndx;
-		const char *sname = dwfl_module_getsym_info(mod, i, &sym, &addr,
-							    &shndx, NULL, NULL);
-
-		if (sname && shndx != SHN_UNDEF &&
-		    GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
-		    named_in(sname, names))
-			return true;
-	}
-	return false;
-}
-
 static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			Dwarf_Addr start, void *arg)
 {
@@ -1314,7 +1304,9 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 			note_error(w, dwfl_errmsg(-1), NULL);
 		if (s->module && !main)
 			w->lib_without_dwarf = name;
-		else if (!main && s->base && defines_function(mod, s->base))
+		else if (!main && s->base &&
+			 has_symbol(mod, (const char *const[]){s->base, NULL},
+				    true))
 			w->defined_without_dwarf = name;
 		return DWARF_CB_OK;
 	}

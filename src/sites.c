@@ -208,8 +208,8 @@ struct site *sites_at(const struct site *sites, size_t nsites, uint64_t addr)
 						   : NULL;
 }
 
-size_t sites_add_epilogues(const struct insn *insns, size_t ninsns,
-			   struct site **sites, size_t nsites)
+/* Which of INSNS a jump of the function arrives at (a new array). */
+static bool *jump_targets(const struct insn *insns, size_t ninsns)
 {
 	bool *target = xcalloc(ninsns ? ninsns : 1, sizeof(*target));
 
@@ -222,6 +222,14 @@ size_t sites_add_epilogues(const struct insn *insns, size_t ninsns,
 		if (t < ninsns)
 			target[t] = true;
 	}
+	return target;
+}
+
+size_t sites_add_epilogues(const struct insn *insns, size_t ninsns,
+			   struct site **sites, size_t nsites)
+{
+	bool *target = jump_targets(insns, ninsns);
+
 	for (size_t r = 0; r < ninsns; r++) {
 		size_t start = r, at;
 		bool covered = false;
@@ -262,19 +270,10 @@ size_t sites_add_epilogues(const struct insn *insns, size_t ninsns,
 size_t sites_returns(const struct insn *insns, size_t ninsns,
 		     struct site *sites, size_t nsites, size_t **rets)
 {
-	bool *target = xcalloc(ninsns ? ninsns : 1, sizeof(*target));
+	bool *target = jump_targets(insns, ninsns);
 	size_t count = 0;
 
 	*rets = xcalloc(ninsns ? ninsns : 1, sizeof(**rets));
-	for (size_t i = 0; i < ninsns; i++) {
-		size_t t;
-
-		if (insns[i].flow != FLOW_JUMP && insns[i].flow != FLOW_COND)
-			continue;
-		t = find_insn(insns, ninsns, insns[i].target);
-		if (t < ninsns)
-			target[t] = true;
-	}
 	for (size_t r = 0; r < ninsns; r++) {
 		struct site *covering = NULL;
 
