@@ -366,21 +366,8 @@ void jump_allocs(struct session *s, struct process *p, pid_t tid,
 	size_t nentries = 0, cursor = 0;
 	bool any = false;
 
-	static const char *const starts_threads[] = {
-		"pthread_create", "thrd_create", "clone", "clone3", NULL,
-	};
-
 	if (!s->heap || !p->image || !p->ring.hdr || p->image->refs > 1)
 		return;
-	/* threads at once lost allocator records (a thread's calls went
-	 * unrecorded while another's records waited behind a hole of the
-	 * ring): a program that can start threads keeps the breakpoints */
-	if (debuginfo_imports(p->image->di, starts_threads)) {
-		snprintf(s->stats.alloc_stopping,
-			 sizeof(s->stats.alloc_stopping),
-			 "every function (the program starts threads)");
-		return;
-	}
 	while ((bp = bp_next(p->image->bps, &cursor))) {
 		if ((bp->roles & BP_ALLOC) && bp->alloc_kind >= 0 &&
 		    bp->alloc_kind < NALLOC_KINDS) {
