@@ -82,7 +82,7 @@ static void dispatch(struct session *s, const struct stop *stop)
 	pid_t tid = stop->tid;
 	struct thread *th;
 
-	drain_rings_before_stop(s);
+	drain_rings_before_stop(s, tid);
 	if (s->in_vfork)
 		vfork_done(s, tid);
 	switch (stop->event) {
@@ -96,10 +96,8 @@ static void dispatch(struct session *s, const struct stop *stop)
 	case TEV_EXIT:
 		/* memory is still there: the last figures are true ones */
 		th = thread_find(s, tid);
-		if (th) {
-			drain_thread(s, th);
+		if (th)
 			thread_end(s, th, thread_sample(s, th));
-		}
 		target_resume(tid, 0);
 		return;
 	case TEV_SIGNAL:

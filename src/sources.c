@@ -60,17 +60,18 @@ void drain_ring(struct session *s, struct process *p)
 	}
 }
 
-/* Thread TH is ending: its records are all whole, but a record another
- * thread took and has not written yet (that thread may be stopped at
- * the trap of a full ring) holds them back. They are taken now, past it,
- * in their order, and marked so that the drain passes them later. */
-void drain_thread(struct session *s, struct thread *th)
+/* Thread TH's records are all whole, but a record another thread took
+ * and has not written yet (that thread may be stopped at the trap of a
+ * full ring, or preempted) holds them back. They are taken now, past
+ * it, in their order, and marked so that the drain passes them later:
+ * a thread's own events stay in order, which is what its calls and its
+ * allocator calls are matched by. */
+static void drain_thread(struct session *s, struct thread *th)
 {
 	struct process *p = th->proc;
 
-	if (!p->ring.hdr)
+	if (!p->ring.hdr || !ring_in_flight(&p->ring))
 		return;
-	drain_ring(s, p);
 	for (uint64_t i = p->ring.hdr->tail; i < ring_head(&p->ring); i++) {
 		struct ring_record *rec = ring_whole_at(&p->ring, i);
 
@@ -87,13 +88,16 @@ void drain_rings(struct session *s)
 		drain_ring(s, s->procs[i]);
 }
 
-/* The same before a stop is handled: a record taken but not yet written
- * (its thread is in the middle of its stub) holds back the ones after
- * it, which may be the stopped thread's own; running, its thread writes
- * it in a microsecond or two. Not waited for long: it may be stopped
- * itself (at a full ring, or by a signal inside its stub). */
-void drain_rings_before_stop(struct session *s)
+/* The same before a stop of thread TID is handled: a record taken but
+ * not yet written (its thread is in the middle of its stub) holds back
+ * the ones after it, which may be the stopped thread's own; running, its
+ * thread writes it in a microsecond or two. Not waited for long: it may
+ * be stopped itself (at a full ring, or by a signal inside its stub) or
+ * preempted; then the stopped thread's own records are taken past it. */
+void drain_rings_before_stop(struct session *s, pid_t tid)
 {
+	struct thread *th = thread_find(s, tid);
+
 	for (size_t i = 0; i < s->nprocs; i++) {
 		struct process *p = s->procs[i];
 
@@ -109,6 +113,8 @@ void drain_rings_before_stop(struct session *s)
 			drain_ring(s, p);
 		}
 	}
+	if (th)
+		drain_thread(s, th);
 }
 
 void on_breakpoint(struct session *s, const struct stop *stop)

@@ -91,8 +91,7 @@ void resume_past(struct session *s, struct thread *th,
 void on_breakpoint(struct session *s, const struct stop *stop);
 void drain_ring(struct session *s, struct process *p);
 void drain_rings(struct session *s);
-void drain_rings_before_stop(struct session *s);
-void drain_thread(struct session *s, struct thread *th);
+void drain_rings_before_stop(struct session *s, pid_t tid);
 
 /* stepping.c: a step over a breakpoint, the other threads held */
 void step_over(struct session *s, struct thread *th,
