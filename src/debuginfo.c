@@ -1341,6 +1341,17 @@ static int visit_module(Dwfl_Module *mod, void **userdata, const char *name,
 	return DWARF_CB_OK;
 }
 
+/* Whether the process runs a file that was replaced or deleted since
+ * it started it (the kernel marks its name so). */
+static bool exe_gone(const struct debuginfo *di)
+{
+	static const char mark[] = " (deleted)";
+	size_t len = strlen(di->exe);
+
+	return len > sizeof(mark) - 1 &&
+	       strcmp(di->exe + len - (sizeof(mark) - 1), mark) == 0;
+}
+
 enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 				     struct func_info ***funcs, size_t *n,
 				     char **msg)
@@ -1395,6 +1406,9 @@ enum debuginfo_result debuginfo_find(struct debuginfo *di, const char *spec,
 		res = DI_BAD_DWARF;
 		*msg = w.main_error;
 		w.main_error = NULL;
+	} else if (!w.main_has_lines && !s.module && exe_gone(di)) {
+		/* what is in its place is not what runs: never read */
+		res = DI_EXE_GONE;
 	} else if (!w.main_has_lines && !s.module) {
 		res = DI_NO_LINES;
 		if (w.main_stripped)

@@ -82,6 +82,8 @@ enum debuginfo_result {
 			 * why, as libdw does */
 	DI_LIB_NODWARF, /* LIB:NAME: that library has no DWARF; *msg is its
 			 * file */
+	DI_EXE_GONE,	/* the executable's file was replaced or deleted
+			 * since the process started it */
 };
 
 /* Whether a module imports (has undefined) a symbol of NAMES, an array

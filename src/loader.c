@@ -58,6 +58,12 @@ static void say_why(const char *spec, int res, const char *msg,
 			 "or install its debug symbols",
 			 where, msg ? msg : "");
 		break;
+	case DI_EXE_GONE:
+		warn_msg("%s: its file was replaced or deleted since it "
+			 "started, and the one there now is not what runs: "
+			 "start the program again to profile it",
+			 where);
+		break;
 	case DI_LIB_NODWARF:
 		warn_msg("%s: no DWARF line information; rebuild it with -g "
 			 "or install its debug symbols",
