@@ -346,6 +346,13 @@ void agent_add_ring_trap(const struct target *t, uint64_t addr)
 	add_entry(t, addr, (addr & AGENT_ADDR_MASK) | AGENT_RING_TRAP, true);
 }
 
+void agent_add_pass_trap(const struct target *t, uint64_t addr)
+{
+	/* a breakpoint whose original is a nop: the agent makes it one */
+	add_entry(t, addr, (addr & AGENT_ADDR_MASK) | (uint64_t)0x90 << 56,
+		  true);
+}
+
 void agent_add_area(const struct target *t, uint64_t lo, uint64_t hi)
 {
 	struct agent *a = t->agent;

@@ -30,6 +30,9 @@ void agent_add_jump(const struct target *t, uint64_t addr, const uint8_t *orig,
 /* --engine jump: the breakpoint at ADDR is a stub's trap for a full ring,
  * which the agent steps over. */
 void agent_add_ring_trap(const struct target *t, uint64_t addr);
+/* --engine jump: the breakpoint at ADDR is an allocator's trap stub's,
+ * which the agent makes a nop if memprof is gone. */
+void agent_add_pass_trap(const struct target *t, uint64_t addr);
 
 /* An out-of-line area [LO, HI) of memprof's in the process of T. */
 void agent_add_area(const struct target *t, uint64_t lo, uint64_t hi);

@@ -27,6 +27,10 @@ enum bp_role {
 	/* an allocator's ret, taken with its epilogue by a jump to a stub
 	 * (--heap, --engine jump): never an int3 but while it is written */
 	BP_ALLOC_RET = 1u << 9,
+	/* the trap of an allocator's trap stub: the function's call begins
+	 * (--heap, --engine jump, a function whose return cannot be
+	 * recorded; trapped only while armed) */
+	BP_ALLOC_TRAP = 1u << 10,
 };
 
 /* Line sites a jump can take along (see chained below). */
@@ -52,6 +56,11 @@ struct breakpoint {
 	uint8_t jump_len;
 	uint8_t jump_orig[8];
 	bool jump_tried;
+	/* its stub adds 1 to the ring's allocs_armed: a profiled
+	 * function's entry with --heap (memprof takes it off) */
+	bool counts_entry;
+	/* BP_ALLOC_TRAP: the allocator entry whose stub it is in */
+	uint64_t owner;
 	/* line sites inside the instructions the jump displaced, which the
 	 * thread reaches in turn: their events follow this one's */
 	uint64_t chained[MAX_CHAINED];

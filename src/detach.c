@@ -46,8 +46,9 @@ static bool at_breakpoint(const struct process *p, const struct stop *stop)
 	    !(bp = bp_find(p->image->bps, regs.rip)))
 		return false;
 	/* a stub's trap for a full ring is passed: the drain before the
-	 * thread goes on makes room */
-	if (bp->roles & BP_RING_FULL)
+	 * thread goes on makes room; an allocator's trap stub's too (its
+	 * call is not followed any more) */
+	if (bp->roles & (BP_RING_FULL | BP_ALLOC_TRAP))
 		target_set_pc(stop->tid, regs.rip + 1);
 	return true;
 }

@@ -241,9 +241,17 @@ void arm_allocs(struct session *s, struct process *p)
 	}
 	if (!p->ring.hdr)
 		return;
-	/* the stubs see it at their next call */
-	__atomic_store_n(&p->ring.hdr->allocs_armed, p->allocs_armed,
-			 __ATOMIC_RELEASE);
+	/* the stubs see it at their next call; entry stubs add theirs to
+	 * allocs_armed at the same time */
+	if (p->ring.counted != calls) {
+		if (calls)
+			__atomic_add_fetch(&p->ring.hdr->allocs_armed, 1,
+					   __ATOMIC_SEQ_CST);
+		else
+			__atomic_sub_fetch(&p->ring.hdr->allocs_armed, 1,
+					   __ATOMIC_SEQ_CST);
+		p->ring.counted = calls;
+	}
 	__atomic_store_n(&p->ring.hdr->frees_armed, p->frees_armed,
 			 __ATOMIC_RELEASE);
 	/* calls through the ring whose returns are not recorded now: none
@@ -274,10 +282,11 @@ static const char *take_calls(struct session *s, struct process *p, pid_t tid,
 {
 	struct image *img = p->image;
 	const int kind = bp->alloc_kind;
+	/* the freeing ones test both words: a call may have begun that
+	 * memprof has not seen yet (realloc makes a block) */
 	struct stub_alloc entry = {
-		.armed = frees(kind)
-				 ? offsetof(struct ring_header, frees_armed)
-				 : offsetof(struct ring_header, allocs_armed)};
+		.wide = frees(kind),
+		.armed = offsetof(struct ring_header, allocs_armed)};
 	struct breakpoint *rets[ALLOC_MAX_RETS];
 	struct alloc_sites as;
 	const char *why = NULL;
@@ -313,6 +322,7 @@ static const char *take_calls(struct session *s, struct process *p, pid_t tid,
 		const struct alloc_ret *r = &as.rets[i];
 		struct stub_alloc ret = {
 			.ret = true,
+			.wide = entry.wide,
 			.armed = entry.armed,
 			.sp_adjust = r->sp_adjust,
 			.run = r->run,
@@ -348,6 +358,14 @@ static const char *take_calls(struct session *s, struct process *p, pid_t tid,
 		target_write(&p->target, r->addr, r->jump_orig, r->jump_len);
 		r->jump_len = 0;
 		bp_drop_role(img->bps, &p->target, r, BP_ALLOC_RET);
+	}
+	/* its returns stop at the caller, as with a breakpoint: its entry
+	 * traps in a stub, only while the stubs record (a breakpoint would
+	 * have to be put in place by memprof when a call begins) */
+	if (why && !bp->jump_len) {
+		entry.trap = true;
+		image_place_alloc_jump(img, &p->target, tid, bp, p->ring.addr,
+				       code, size, &entry, pcs, npcs);
 	}
 	alloc_sites_free(&as);
 	free(code);
@@ -385,7 +403,7 @@ void jump_allocs(struct session *s, struct process *p, pid_t tid,
 			continue;
 		why = take_calls(s, p, tid, found[k], entries, nentries, pcs,
 				 npcs);
-		any |= !why;
+		any |= found[k]->jump_len != 0;
 		if (why)
 			snprintf(st + used,
 				 sizeof(s->stats.alloc_stopping) - used,
@@ -394,4 +412,26 @@ void jump_allocs(struct session *s, struct process *p, pid_t tid,
 	}
 	if (any)
 		arm_allocs(s, p);
+}
+
+/* Whether the allocator was found in P and every function of it has a
+ * jump at its entry (to a stub that records, or traps): then a profiled
+ * function's entry need not stop to arm them, its stub counts the call
+ * (struct ring_header). */
+bool allocs_jump(const struct process *p)
+{
+	const struct breakpoint *bp;
+	size_t cursor = 0;
+	bool any = false;
+
+	if (!p->image || !p->ring.hdr)
+		return false;
+	while ((bp = bp_next(p->image->bps, &cursor))) {
+		if (!(bp->roles & BP_ALLOC))
+			continue;
+		if (!bp->jump_len)
+			return false;
+		any = true;
+	}
+	return any;
 }

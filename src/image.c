@@ -557,14 +557,14 @@ static bool jump_fits(const struct image *img, const struct profiled_func *pf,
 	return true;
 }
 
-/* Makes the site of BP a jump to a stub of its own: a line site's, or
- * with ALLOC an allocator's. CODE holds its original bytes, AVAIL of
- * them. */
+/* Makes the site of BP a jump to a stub of its own: a line site's
+ * (counting entries with COUNTS), or with ALLOC an allocator's. CODE
+ * holds its original bytes, AVAIL of them. */
 static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		       struct breakpoint *bp, uint64_t ring,
 		       const uint8_t *code, size_t avail,
-		       const struct stub_alloc *alloc, const uint64_t *pcs,
-		       size_t npcs)
+		       const struct stub_alloc *alloc, bool counts,
+		       const uint64_t *pcs, size_t npcs)
 {
 	static const uint8_t trap_insn = BP_INSN;
 	uint8_t jump[STUB_JUMP_LEN];
@@ -586,7 +586,8 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 			fits = pcs[i] <= bp->addr ||
 			       pcs[i] >= bp->addr + st.covered;
 	} else {
-		fits = stub_build(&st, at, ring, bp->addr, code, avail) == 0 &&
+		fits = stub_build(&st, at, ring, bp->addr, code, avail,
+				  counts) == 0 &&
 		       jump_fits(img, &img->funcs[bp->func], bp->addr,
 				 st.covered, pcs, npcs, chained);
 	}
@@ -596,9 +597,16 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 	trap = bp_get(img->bps, t, at + st.full_trap, &trap_insn);
 	if (!trap)
 		return false;
-	trap->roles |= BP_RING_FULL;
 	trap->placed = true;
-	agent_add_ring_trap(t, trap->addr);
+	if (alloc && alloc->trap) {
+		trap->roles |= BP_ALLOC_TRAP;
+		trap->owner = bp->addr;
+		trap->alloc_kind = bp->alloc_kind;
+		agent_add_pass_trap(t, trap->addr);
+	} else {
+		trap->roles |= BP_RING_FULL;
+		agent_add_ring_trap(t, trap->addr);
+	}
 	/* the agent knows the jump before memory does */
 	agent_add_jump(t, bp->addr, code, jump, STUB_JUMP_LEN);
 	/* the breakpoint stays first while the rest is written: a thread
@@ -607,6 +615,7 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 		return false;
 	memcpy(bp->jump_orig, code, STUB_JUMP_LEN);
 	bp->jump_len = STUB_JUMP_LEN;
+	bp->counts_entry = counts;
 	img->stubs = xrealloc(img->stubs, (img->nstubs + 1) * sizeof(uint64_t));
 	img->stub_heads =
 		xrealloc(img->stub_heads, (img->nstubs + 1) * sizeof(size_t));
@@ -635,12 +644,13 @@ bool image_place_alloc_jump(struct image *img, const struct target *t,
 	if (img->refs > 1 || bp->jump_len)
 		return false;
 	bp->jump_tried = true;
-	return place_jump(img, t, tid, bp, ring, code, avail, a, pcs, npcs);
+	return place_jump(img, t, tid, bp, ring, code, avail, a, false, pcs,
+			  npcs);
 }
 
 size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
-			 uint64_t ring, bool entries, const uint64_t *pcs,
-			 size_t npcs)
+			 uint64_t ring, bool entries, bool count_entries,
+			 const uint64_t *pcs, size_t npcs)
 {
 	unsigned roles = BP_LINE | (entries ? BP_ENTRY : 0);
 	size_t placed = 0;
@@ -673,6 +683,7 @@ size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
 
 			bp->jump_tried = true;
 			if (place_jump(img, t, tid, bp, ring, code, avail, NULL,
+				       count_entries && (bp->roles & BP_ENTRY),
 				       pcs, npcs))
 				placed++;
 		}

@@ -97,12 +97,13 @@ int image_place_copies(struct image *img, const struct target *t, pid_t tid);
 
 /* --engine jump: makes each line site (and with ENTRIES each entry)
  * that can take one a jump to a stub that records its events in the
- * ring at RING. Every thread of the process is stopped, at one of the
- * NPCS addresses PCS. Returns how many sites jump now; the others stay
- * int3s. */
+ * ring at RING; with COUNT_ENTRIES an entry's stub also counts the call
+ * in the ring's allocs_armed (--heap). Every thread of the process is
+ * stopped, at one of the NPCS addresses PCS. Returns how many sites jump
+ * now; the others stay int3s. */
 size_t image_place_jumps(struct image *img, const struct target *t, pid_t tid,
-			 uint64_t ring, bool entries, const uint64_t *pcs,
-			 size_t npcs);
+			 uint64_t ring, bool entries, bool count_entries,
+			 const uint64_t *pcs, size_t npcs);
 
 /* --heap with --engine jump: makes BP, a site of the allocator whose
  * original bytes are CODE (AVAIL of them), a jump to a stub as A says.

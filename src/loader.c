@@ -268,10 +268,14 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
 			pcs[n++] = regs.rip;
 	}
 	/* with --heap an entry arms the allocator's breakpoints: it has to
-	 * be known at once */
+	 * be known at once; unless every allocator function has a stub,
+	 * which an entry's stub arms itself */
 	s->stats.jump_sites += image_place_jumps(
-		img, &p->target, tid, p->ring.addr, !s->heap, pcs, n);
+		img, &p->target, tid, p->ring.addr, !s->heap, false, pcs, n);
 	jump_allocs(s, p, tid, pcs, n);
+	if (s->heap && allocs_jump(p))
+		s->stats.jump_sites += image_place_jumps(
+			img, &p->target, tid, p->ring.addr, true, true, pcs, n);
 	free(pcs);
 }
 

@@ -20,9 +20,14 @@ struct ring_header {
 	int32_t statm_fd; /* the program's descriptor of /proc/self/statm */
 	uint32_t cap;	  /* records, a power of two */
 	uint32_t faults;  /* not 0: records take minor fault counts */
-	/* --heap: not 0 while the allocator's stubs record its calls (the
-	 * allocating ones, and the freeing ones); otherwise they go on at
-	 * once */
+	/* --heap: the allocator's stubs record its calls while not 0 (the
+	 * allocating ones allocs_armed, the freeing ones either). A
+	 * profiled function's entry stub adds 1 to allocs_armed before its
+	 * record, and memprof takes 1 off when it has taken the record; and
+	 * it adds 1 while it knows a profiled call open in the process
+	 * (struct ring.counted): so a thread that entered is recorded at
+	 * once, however far behind memprof is. frees_armed is memprof's:
+	 * blocks made in profiled calls are live. */
 	uint32_t allocs_armed, frees_armed;
 	uint8_t pad[28];
 };
@@ -67,6 +72,7 @@ struct ring {
 	uint64_t addr;		 /* where it lies in the process; 0: none */
 	struct ring_header *hdr; /* memprof's mapping of the same pages */
 	struct ring_record *recs;
+	bool counted; /* memprof's 1 is in hdr->allocs_armed */
 };
 
 /* Makes a ring in the process of T through its stopped thread TID: a

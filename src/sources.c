@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "stub.h"
 #include "suggest.h"
 #include "tracer.h"
 #include "util.h"
@@ -48,6 +49,10 @@ static void take_record(struct session *s, struct process *p,
 				   rec->sp, rss);
 		s->stats.ring_events++;
 	}
+	/* the entry's stub counted the call until now: memprof has it */
+	if (bp && bp->counts_entry)
+		__atomic_sub_fetch(&p->ring.hdr->allocs_armed, 1,
+				   __ATOMIC_SEQ_CST);
 }
 
 void drain_ring(struct session *s, struct process *p)
@@ -137,6 +142,19 @@ void on_breakpoint(struct session *s, const struct stop *stop)
 	}
 	if (bp->roles & BP_RING_FULL) {
 		/* drained already, before this stop: the stub tries again */
+		if (target_set_pc(tid, bp->addr + 1) == 0)
+			target_resume(tid, 0);
+		return;
+	}
+	if (bp->roles & BP_ALLOC_TRAP) {
+		/* an allocator's call begins, told by its trap stub (its
+		 * own records, before, are taken) */
+		struct breakpoint *entry = bp_find(img->bps, bp->owner);
+
+		s->stats.alloc_stops++;
+		regs.rsp += STUB_TRAP_DEPTH;
+		if (entry && !th->proc->borrowed)
+			on_alloc(s, th, entry, &regs);
 		if (target_set_pc(tid, bp->addr + 1) == 0)
 			target_resume(tid, 0);
 		return;

@@ -38,6 +38,7 @@ static void put32(struct writer *w, uint32_t v)
 /* What the stub pushes: flags, rax, rcx, rdx, rsi, rdi, r10, r11, rbx. */
 #define SAVED (9 * 8)
 #define RED_ZONE 128
+_Static_assert(STUB_TRAP_DEPTH == RED_ZONE + 8, "the allocator stub's trap");
 
 #define RUSAGE_BYTES 144 /* struct rusage */
 #define RU_MINFLT 64	 /* its ru_minflt */
@@ -129,7 +130,7 @@ static void copy_scratch(struct writer *w, uint8_t from, uint8_t to)
 }
 
 int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
-	       const uint8_t *code, size_t avail)
+	       const uint8_t *code, size_t avail, bool counts_entry)
 {
 	struct writer w = {.code = st->code};
 	struct reloc_run run;
@@ -142,6 +143,11 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x41, 0x52, 0x41, 0x53, 0x53);	     /* r10, r11, rbx */
 	PUT(&w, 0x48, 0xbb);			     /* movabs $ring,%rbx */
 	put(&w, &ring, 8);
+	/* a call begins: the allocator's stubs record from now on, before
+	 * memprof has taken this record (which it then counts off) */
+	if (counts_entry)
+		PUT(&w, 0xf0, 0xff, 0x43, /* lock incl allocs_armed(%rbx) */
+		    offsetof(struct ring_header, allocs_armed));
 	/* what the record holds is read first, on the stack (SCRATCH), so
 	 * that a record taken is written at once: tid and nread in one
 	 * quadword, as in the record */
@@ -211,13 +217,71 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 #define ALLOC_RDI 16
 #define ALLOC_RAX 48
 
+/* The allocator stub's record, rax holding the ring's address: the
+ * thread, its registers as struct stub_alloc says, the sp at entry. */
+static int put_alloc_record(struct writer *w, struct stub *st, uint64_t at,
+			    uint64_t site, const struct stub_alloc *a)
+{
+	size_t wait;
+	int32_t rel;
+
+	PUT(w, 0x51, 0x52, 0x56, 0x57, 0x41, 0x53, 0x53); /* rcx..rbx */
+	PUT(w, 0x48, 0x89, 0xc3);			  /* mov %rax,%rbx */
+	PUT(w, 0xb8, 186, 0, 0, 0, 0x0f, 0x05);		  /* gettid */
+	PUT(w, 0x89, 0xc7);				  /* mov %eax,%edi */
+	PUT(w, 0xb8, 1, 0, 0, 0);			  /* mov $1,%eax */
+	PUT(w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
+	wait = w->len;
+	PUT(w, 0x48, 0x89, 0xc2);	/* mov %rax,%rdx */
+	PUT(w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
+	PUT(w, 0x48, 0x81, 0xfa);	/* cmp $cap,%rdx */
+	put32(w, RING_RECORDS);
+	PUT(w, 0x72, 0x03); /* jb room */
+	st->full_trap = w->len;
+	PUT(w, BP_INSN);
+	PUT(w, 0xeb, (uint8_t)(wait - (w->len + 2)));
+	PUT(w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
+	PUT(w, 0x25);			/* and $cap-1,%eax */
+	put32(w, RING_RECORDS - 1);
+	PUT(w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
+	PUT(w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
+	PUT(w, 0x89, 0x7e, offsetof(struct ring_record, tid));
+	PUT(w, 0xc7, 0x46, offsetof(struct ring_record, nread)); /* movl */
+	put32(w, (uint32_t)(a->ret ? RING_ALLOC_RETURN : RING_ALLOC_ENTRY)
+			 << 16);
+	PUT(w, 0x48, 0xc7, 0x46, offsetof(struct ring_record, minflt), 0, 0, 0,
+	    0);
+	PUT(w, 0x48, 0x8d, 0x05); /* lea site(%rip),%rax */
+	rel = (int32_t)(site - (at + w->len + 4));
+	if ((int64_t)rel != (int64_t)(site - (at + w->len + 4)))
+		return -1;
+	put32(w, (uint32_t)rel);
+	PUT(w, 0x48, 0x89, 0x46, offsetof(struct ring_record, site));
+	/* the sp at entry: past the epilogue still to run, at a ret */
+	PUT(w, 0x48, 0x8d, 0x84, 0x24); /* lea ...(%rsp),%rax */
+	put32(w, RED_ZONE + ALLOC_SAVED + a->sp_adjust);
+	PUT(w, 0x48, 0x89, 0x46, offsetof(struct ring_record, sp));
+	for (int i = 0; i < (a->ret ? 1 : 3); i++) {
+		uint8_t from =
+			a->ret ? ALLOC_RAX : (uint8_t)(ALLOC_RDI + 8 * i);
+
+		/* mov from(%rsp),%rax; mov %rax,regs[i](%rsi) */
+		PUT(w, 0x48, 0x8b, 0x44, 0x24, from);
+		PUT(w, 0x48, 0x89, 0x46,
+		    (uint8_t)(offsetof(struct ring_record, regs) + 8 * i));
+	}
+	PUT(w, 0x48, 0x89, 0x0e); /* mov %rcx,(%rsi): published */
+	PUT(w, 0x5b, 0x41, 0x5b, 0x5f, 0x5e, 0x5a, 0x59); /* rbx..rcx */
+	return 0;
+}
+
 int stub_build_alloc(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 		     const uint8_t *code, size_t avail,
 		     const struct stub_alloc *a)
 {
 	struct writer w = {.code = st->code};
 	struct reloc_run run;
-	size_t skip, wait;
+	size_t skip;
 	int32_t rel;
 
 	memset(st, 0, sizeof(*st));
@@ -226,56 +290,20 @@ int stub_build_alloc(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x48, 0x8d, 0x64, 0x24, 0x80); /* lea -128(%rsp),%rsp */
 	PUT(&w, 0x50, 0x48, 0xb8);	       /* push %rax; movabs */
 	put(&w, &ring, 8);
-	PUT(&w, 0x83, 0x78, a->armed, 0); /* cmpl $0,armed(%rax) */
-	PUT(&w, 0x0f, 0x84, 0, 0, 0, 0);  /* je past */
+	/* cmpq or cmpl $0,armed(%rax); je past */
+	if (a->wide)
+		PUT(&w, 0x48, 0x83, 0x78, a->armed, 0);
+	else
+		PUT(&w, 0x83, 0x78, a->armed, 0);
+	PUT(&w, 0x0f, 0x84, 0, 0, 0, 0);
 	skip = w.len;
-	PUT(&w, 0x51, 0x52, 0x56, 0x57, 0x41, 0x53, 0x53); /* rcx..rbx */
-	PUT(&w, 0x48, 0x89, 0xc3);			   /* mov %rax,%rbx */
-	PUT(&w, 0xb8, 186, 0, 0, 0, 0x0f, 0x05);	   /* gettid */
-	PUT(&w, 0x89, 0xc7);				   /* mov %eax,%edi */
-	PUT(&w, 0xb8, 1, 0, 0, 0);			   /* mov $1,%eax */
-	PUT(&w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
-	wait = w.len;
-	PUT(&w, 0x48, 0x89, 0xc2);	 /* mov %rax,%rdx */
-	PUT(&w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
-	PUT(&w, 0x48, 0x81, 0xfa);	 /* cmp $cap,%rdx */
-	put32(&w, RING_RECORDS);
-	PUT(&w, 0x72, 0x03); /* jb room */
-	st->full_trap = w.len;
-	PUT(&w, BP_INSN);
-	PUT(&w, 0xeb, (uint8_t)(wait - (w.len + 2)));
-	PUT(&w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
-	PUT(&w, 0x25);			 /* and $cap-1,%eax */
-	put32(&w, RING_RECORDS - 1);
-	PUT(&w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
-	PUT(&w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
-	PUT(&w, 0x89, 0x7e, offsetof(struct ring_record, tid));
-	PUT(&w, 0xc7, 0x46, offsetof(struct ring_record, nread)); /* movl */
-	put32(&w, (uint32_t)(a->ret ? RING_ALLOC_RETURN : RING_ALLOC_ENTRY)
-			  << 16);
-	PUT(&w, 0x48, 0xc7, 0x46, offsetof(struct ring_record, minflt), 0, 0, 0,
-	    0);
-	PUT(&w, 0x48, 0x8d, 0x05); /* lea site(%rip),%rax */
-	rel = (int32_t)(site - (at + w.len + 4));
-	if ((int64_t)rel != (int64_t)(site - (at + w.len + 4)))
+	if (a->trap) {
+		/* memprof takes the call at this stop, as at a breakpoint */
+		st->full_trap = w.len;
+		PUT(&w, BP_INSN);
+	} else if (put_alloc_record(&w, st, at, site, a) < 0) {
 		return -1;
-	put32(&w, (uint32_t)rel);
-	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, site));
-	/* the sp at entry: past the epilogue still to run, at a ret */
-	PUT(&w, 0x48, 0x8d, 0x84, 0x24); /* lea ...(%rsp),%rax */
-	put32(&w, RED_ZONE + ALLOC_SAVED + a->sp_adjust);
-	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, sp));
-	for (int i = 0; i < (a->ret ? 1 : 3); i++) {
-		uint8_t from =
-			a->ret ? ALLOC_RAX : (uint8_t)(ALLOC_RDI + 8 * i);
-
-		/* mov from(%rsp),%rax; mov %rax,regs[i](%rsi) */
-		PUT(&w, 0x48, 0x8b, 0x44, 0x24, from);
-		PUT(&w, 0x48, 0x89, 0x46,
-		    (uint8_t)(offsetof(struct ring_record, regs) + 8 * i));
 	}
-	PUT(&w, 0x48, 0x89, 0x0e); /* mov %rcx,(%rsi): published */
-	PUT(&w, 0x5b, 0x41, 0x5b, 0x5f, 0x5e, 0x5a, 0x59); /* rbx..rcx */
 	rel = (int32_t)(w.len - skip);
 	memcpy(w.code + skip - 4, &rel, 4);
 	PUT(&w, 0x58);			 /* pop %rax */

@@ -47,6 +47,7 @@ void on_loader(struct session *s, struct thread *th);
 bool frees(int kind);
 void find_allocs(struct session *s, struct process *p, pid_t tid);
 void arm_allocs(struct session *s, struct process *p);
+bool allocs_jump(const struct process *p);
 void jump_allocs(struct session *s, struct process *p, pid_t tid,
 		 const uint64_t *pcs, size_t npcs);
 void alloc_record(struct session *s, struct thread *th,

@@ -39,20 +39,27 @@ static void on_trap(int sig, siginfo_t *si, void *context)
 }
 
 /* Writes CODE at the start of the page and makes the site at offset
- * SITE jump to its stub. Returns the number of bytes covered. */
-static size_t install(const uint8_t *code, size_t len, size_t site)
+ * SITE jump to its stub (one that counts an entry, with COUNTS).
+ * Returns the number of bytes covered. */
+static size_t install_site(const uint8_t *code, size_t len, size_t site,
+			   bool counts)
 {
 	struct stub st;
 	uint64_t at = (uint64_t)(page + 2048);
 
 	memcpy(page, code, len);
 	if (stub_build(&st, at, (uint64_t)ring, (uint64_t)(page + site),
-		       code + site, len - site) < 0)
+		       code + site, len - site, counts) < 0)
 		return 0;
 	memcpy(page + 2048, st.code, st.len);
 	CHECK(page[2048 + st.full_trap] == BP_INSN);
 	CHECK_INT(stub_jump(page + site, (uint64_t)(page + site), at), 0);
 	return st.covered;
+}
+
+static size_t install(const uint8_t *code, size_t len, size_t site)
+{
+	return install_site(code, len, site, false);
 }
 
 static void reset_ring(void)
@@ -251,17 +258,115 @@ static void allocator_recorded(void)
 	}
 }
 
+/* A profiled function's entry with --heap: each pass adds 1 to the
+ * allocating stubs' word before its record is taken (memprof counts it
+ * off when it takes the record); a line site leaves it alone. */
+static void entry_counted(void)
+{
+	static const uint8_t code[] = {
+		0xb8, 0x2a, 0, 0, 0, /* site: mov $42,%eax */
+		0xc3,		     /* ret */
+	};
+	long (*f)(void) = (long (*)(void))(void *)page;
+
+	reset_ring();
+	CHECK_INT(install_site(code, sizeof(code), 0, true), 5);
+	CHECK_INT(f(), 42);
+	CHECK_INT(f(), 42);
+	CHECK_INT(ring->head, 2);
+	CHECK_INT(ring->allocs_armed, 2);
+	CHECK_INT(ring->frees_armed, 0);
+	CHECK_INT(install_site(code, sizeof(code), 0, false), 5);
+	CHECK_INT(f(), 42);
+	CHECK_INT(ring->head, 3);
+	CHECK_INT(ring->allocs_armed, 2);
+}
+
+static int trapped; /* passes through the allocator's trap stub's trap */
+static uint64_t trap_args[3], trap_return;
+
+/* What memprof reads at the trap: the arguments, and the return address
+ * STUB_TRAP_DEPTH above the stack pointer. */
+static void on_alloc_trap(int sig, siginfo_t *si, void *context)
+{
+	ucontext_t *uc = context;
+	const greg_t *g = uc->uc_mcontext.gregs;
+
+	(void)sig;
+	(void)si;
+	trapped++;
+	trap_args[0] = (uint64_t)g[REG_RDI];
+	trap_args[1] = (uint64_t)g[REG_RSI];
+	trap_args[2] = (uint64_t)g[REG_RDX];
+	trap_return = *(const uint64_t *)(g[REG_RSP] + STUB_TRAP_DEPTH);
+	uc->uc_mcontext.gregs[REG_RIP]++;
+}
+
+/* An allocator whose return cannot be recorded: its entry's stub traps
+ * while armed (the freeing kind's test takes both words), and the
+ * function runs as it was either way. */
+static void allocator_trap(void)
+{
+	static const uint8_t code[] = {
+		0x53, 0x55, 0x41, 0x54,	      /* push %rbx, %rbp, %r12 */
+		0x48, 0x8d, 0x04, 0x37,	      /* lea (%rdi,%rsi),%rax */
+		0x48, 0x01, 0xd0,	      /* add %rdx,%rax */
+		0x41, 0x5c, 0x5d, 0x5b, 0xc3, /* pop %r12 ... ret */
+	};
+	long (*f)(long, long, long) = (long (*)(long, long, long))(void *)page;
+	struct stub_alloc trap = {
+		.trap = true,
+		.wide = true,
+		.armed = offsetof(struct ring_header, allocs_armed)};
+	uint64_t at = (uint64_t)(page + 2048);
+	struct sigaction act = {.sa_sigaction = on_alloc_trap,
+				.sa_flags = SA_SIGINFO},
+			 old;
+	struct stub st;
+
+	reset_ring();
+	trapped = 0;
+	memcpy(page, code, sizeof(code));
+	CHECK_INT(stub_build_alloc(&st, at, (uint64_t)ring, (uint64_t)page,
+				   code, sizeof(code), &trap),
+		  0);
+	CHECK_INT(st.covered, 8);
+	memcpy((void *)at, st.code, st.len);
+	CHECK(page[2048 + st.full_trap] == BP_INSN);
+	CHECK_INT(stub_jump(page, (uint64_t)page, at), 0);
+	sigaction(SIGSEGV, &act, &old);
+	CHECK_INT(f(1, 2, 3), 6);
+	CHECK_INT(trapped, 0);
+	ring->frees_armed = 1;
+	CHECK_INT(f(10, 20, 30), 60);
+	CHECK_INT(trapped, 1);
+	CHECK_INT(trap_args[0], 10);
+	CHECK_INT(trap_args[1], 20);
+	CHECK_INT(trap_args[2], 30);
+	/* called from here */
+	CHECK(trap_return > (uint64_t)(uintptr_t)allocator_trap &&
+	      trap_return < (uint64_t)(uintptr_t)allocator_trap + 65536);
+	ring->frees_armed = 0;
+	ring->allocs_armed = 3;
+	CHECK_INT(f(-1, 0, 0), -1);
+	CHECK_INT(trapped, 2);
+	sigaction(SIGSEGV, &old, NULL);
+	CHECK_INT(ring->head, 0);
+}
+
 /* A displaced instruction that cannot run elsewhere: no stub. */
 static void refuses_what_cannot_move(void)
 {
 	static const uint8_t code[] = {0xcc, 0x90, 0x90, 0x90, 0x90, 0xc3};
 	struct stub st;
 
-	CHECK_INT(stub_build(&st, 0x2000, 0x3000, 0x1000, code, sizeof(code)),
+	CHECK_INT(stub_build(&st, 0x2000, 0x3000, 0x1000, code, sizeof(code),
+			     false),
 		  -1);
 	/* a jump in the middle of the run */
 	static const uint8_t jmp[] = {0xeb, 0x00, 0x90, 0x90, 0x90, 0xc3};
-	CHECK_INT(stub_build(&st, 0x2000, 0x3000, 0x1000, jmp, sizeof(jmp)),
+	CHECK_INT(stub_build(&st, 0x2000, 0x3000, 0x1000, jmp, sizeof(jmp),
+			     false),
 		  -1);
 	uint8_t j[STUB_JUMP_LEN];
 	CHECK_INT(stub_jump(j, 0x1000, 0x1000 + (3ull << 31)), -1);
@@ -283,5 +388,7 @@ int main(void)
 	RUN(full_ring_traps);
 	RUN(refuses_what_cannot_move);
 	RUN(allocator_recorded);
+	RUN(entry_counted);
+	RUN(allocator_trap);
 	return unit_result();
 }
