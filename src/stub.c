@@ -129,12 +129,38 @@ static void copy_scratch(struct writer *w, uint8_t from, uint8_t to)
 	PUT(w, 0x48, 0x89, 0x46, to);
 }
 
+/* With the ring's address in rbx: takes a record, its address into rsi
+ * and its sequence number into rcx (rax, rdx clobbered). While the ring
+ * is full it traps (full_trap): memprof drains, or the agent makes room,
+ * and moves the pc past the trap, and it looks again. */
+static void take_record(struct writer *w, struct stub *st)
+{
+	size_t wait;
+
+	PUT(w, 0xb8, 1, 0, 0, 0);	      /* mov $1,%eax */
+	PUT(w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
+	wait = w->len;
+	PUT(w, 0x48, 0x89, 0xc2);	/* mov %rax,%rdx */
+	PUT(w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
+	PUT(w, 0x48, 0x81, 0xfa);	/* cmp $cap,%rdx */
+	put32(w, RING_RECORDS);
+	PUT(w, 0x72, 0x03); /* jb room */
+	st->full_trap = w->len;
+	PUT(w, BP_INSN);
+	PUT(w, 0xeb, (uint8_t)(wait - (w->len + 2)));
+	PUT(w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
+	PUT(w, 0x25);			/* and $cap-1,%eax */
+	put32(w, RING_RECORDS - 1);
+	PUT(w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
+	/* lea sizeof(header)(%rbx,%rax),%rsi: the record */
+	PUT(w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
+}
+
 int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	       const uint8_t *code, size_t avail, bool counts_entry)
 {
 	struct writer w = {.code = st->code};
 	struct reloc_run run;
-	size_t wait;
 	int32_t rel;
 
 	memset(st, 0, sizeof(*st));
@@ -164,23 +190,7 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x66, 0x89, 0x44, 0x24, S_TID + 4); /* nread */
 	PUT(&w, 0x66, 0xc7, 0x44, 0x24, S_TID + 6, RING_LINE, 0); /* kind */
 	faults_after(&w);
-	PUT(&w, 0xb8, 1, 0, 0, 0);	       /* mov $1,%eax */
-	PUT(&w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
-	wait = w.len;
-	PUT(&w, 0x48, 0x89, 0xc2);	 /* mov %rax,%rdx */
-	PUT(&w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
-	PUT(&w, 0x48, 0x81, 0xfa);	 /* cmp $cap,%rdx */
-	put32(&w, RING_RECORDS);
-	PUT(&w, 0x72, 0x03); /* jb room */
-	st->full_trap = w.len;
-	PUT(&w, BP_INSN); /* memprof drains, and moves the pc past it */
-	PUT(&w, 0xeb, (uint8_t)(wait - (w.len + 2)));
-	PUT(&w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
-	PUT(&w, 0x25);			 /* and $cap-1,%eax */
-	put32(&w, RING_RECORDS - 1);
-	PUT(&w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
-	/* lea sizeof(header)(%rbx,%rax),%rsi: the record */
-	PUT(&w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
+	take_record(&w, st);
 	copy_scratch(&w, 0, offsetof(struct ring_record, statm));
 	copy_scratch(&w, 8, offsetof(struct ring_record, statm) + 8);
 	copy_scratch(&w, 16, offsetof(struct ring_record, statm) + 16);
@@ -222,29 +232,13 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 static int put_alloc_record(struct writer *w, struct stub *st, uint64_t at,
 			    uint64_t site, const struct stub_alloc *a)
 {
-	size_t wait;
 	int32_t rel;
 
 	PUT(w, 0x51, 0x52, 0x56, 0x57, 0x41, 0x53, 0x53); /* rcx..rbx */
 	PUT(w, 0x48, 0x89, 0xc3);			  /* mov %rax,%rbx */
 	PUT(w, 0xb8, 186, 0, 0, 0, 0x0f, 0x05);		  /* gettid */
 	PUT(w, 0x89, 0xc7);				  /* mov %eax,%edi */
-	PUT(w, 0xb8, 1, 0, 0, 0);			  /* mov $1,%eax */
-	PUT(w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
-	wait = w->len;
-	PUT(w, 0x48, 0x89, 0xc2);	/* mov %rax,%rdx */
-	PUT(w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
-	PUT(w, 0x48, 0x81, 0xfa);	/* cmp $cap,%rdx */
-	put32(w, RING_RECORDS);
-	PUT(w, 0x72, 0x03); /* jb room */
-	st->full_trap = w->len;
-	PUT(w, BP_INSN);
-	PUT(w, 0xeb, (uint8_t)(wait - (w->len + 2)));
-	PUT(w, 0x48, 0x8d, 0x48, 0x01); /* lea 1(%rax),%rcx: seq */
-	PUT(w, 0x25);			/* and $cap-1,%eax */
-	put32(w, RING_RECORDS - 1);
-	PUT(w, 0x48, 0xc1, 0xe0, 0x06); /* shl $6,%rax */
-	PUT(w, 0x48, 0x8d, 0x74, 0x03, (uint8_t)sizeof(struct ring_header));
+	take_record(w, st);
 	PUT(w, 0x89, 0x7e, offsetof(struct ring_record, tid));
 	PUT(w, 0xc7, 0x46, offsetof(struct ring_record, nread)); /* movl */
 	put32(w, (uint32_t)(a->ret ? RING_ALLOC_RETURN : RING_ALLOC_ENTRY)
