@@ -270,12 +270,10 @@ static void place_jumps(struct session *s, struct process *p, pid_t tid)
 	/* with --heap an entry arms the allocator's breakpoints: it has to
 	 * be known at once; unless every allocator function has a stub,
 	 * which an entry's stub arms itself */
-	s->stats.jump_sites += image_place_jumps(
-		img, &p->target, tid, p->ring.addr, !s->heap, false, pcs, n);
 	jump_allocs(s, p, tid, pcs, n);
-	if (s->heap && allocs_jump(p))
-		s->stats.jump_sites += image_place_jumps(
-			img, &p->target, tid, p->ring.addr, true, true, pcs, n);
+	s->stats.jump_sites += image_place_jumps(
+		img, &p->target, tid, p->ring.addr, !s->heap || allocs_jump(p),
+		s->heap, pcs, n);
 	free(pcs);
 }
 
