@@ -82,8 +82,9 @@ run_memprof_env() {
 	# shellcheck disable=SC2086
 	env $_assign "$TIMEOUT" -k 10 60 "$MEMPROF" "$@" \
 		<"${STDIN:-/dev/null}" >"$out" 2>"$err" || status=$?
-	if [ "$status" -eq 124 ]; then
-		fail "memprof timed out: $*"
+	# 137: it did not even stop at the TERM of the timeout
+	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+		fail "memprof timed out (status $status): $*"
 	fi
 	# memprof says ptrace is not permitted (exit 4). That is a skip only
 	# where a probe of our own finds it so (a container without
