@@ -809,9 +809,51 @@ static struct attached *find_attached(struct attached *threads, size_t n,
 	return NULL;
 }
 
+/* The thread group TID belongs to; 0 when it is gone. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	}
+	if (f)
+		fclose(f);
+	return tgid;
+}
+
+/* Children forked while we attach: nothing of ours is in them yet, and
+ * they are let go at their first stop. */
+struct forked {
+	pid_t *pids;
+	size_t n;
+	size_t awaited; /* made (told by their parent's stop), not let go */
+};
+
+static bool forked_has(const struct forked *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->pids[i] == pid)
+			return true;
+	}
+	return false;
+}
+
+static void forked_add(struct forked *f, pid_t pid)
+{
+	f->pids = xrealloc(f->pids, (f->n + 1) * sizeof(*f->pids));
+	f->pids[f->n++] = pid;
+}
+
 int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		  size_t *n)
 {
+	struct forked told = {0}, gone = {0};
 	size_t stopped = 0;
 	int err = 0;
 
@@ -828,13 +870,23 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		errno = err ? err : ESRCH;
 		return -1;
 	}
-	while (stopped < *n) {
+	while (stopped < *n || told.awaited) {
 		struct stop stop;
 		struct attached *a;
 
 		if (target_wait(-1, &stop) < 0)
-			return -1;
+			break;
 		a = find_attached(*threads, *n, stop.tid);
+		if (!a && tgid_of(stop.tid) != pid) {
+			/* a process forked meanwhile: nothing of ours in it */
+			if (stop.event != TEV_EXITED &&
+			    stop.event != TEV_KILLED)
+				target_detach(stop.tid, 0);
+			forked_add(&gone, stop.tid);
+			if (forked_has(&told, stop.tid))
+				told.awaited--;
+			continue;
+		}
 		if (!a) {
 			/* a thread born meanwhile: it comes stopped */
 			*threads = xrealloc(*threads,
@@ -843,6 +895,20 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 			a = &(*threads)[*n - 1];
 		}
 		switch (stop.event) {
+		case TEV_FORK:
+		case TEV_CLONE:
+			/* inside fork or clone: a system call made through
+			 * the thread now would take the place of its result
+			 * (and a vfork parent waits for its child): it
+			 * finishes the call first, and stops after */
+			if (stop.event == TEV_FORK &&
+			    !forked_has(&gone, (pid_t)stop.msg)) {
+				forked_add(&told, (pid_t)stop.msg);
+				told.awaited++;
+			}
+			target_resume(stop.tid, 0);
+			target_interrupt(stop.tid);
+			continue;
 		case TEV_SIGNAL:
 			/* owed to the thread when it goes on */
 			a->sig = stop.sig;
@@ -862,6 +928,10 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 			stopped++;
 		}
 	}
+	free(told.pids);
+	free(gone.pids);
+	if (stopped < *n)
+		return -1;
 	return target_open(t, pid);
 }
 
