@@ -25,6 +25,7 @@
 #define TRAP_TRACE 2
 #endif
 
+#include "agent/layout.h"
 #include "target.h"
 #include "util.h"
 
@@ -642,14 +643,10 @@ static size_t put_u64(uint8_t *p, const uint8_t op[2], uint64_t v)
 static size_t make_stub(uint8_t *s, long nr,
 			const struct user_regs_struct *saved)
 {
-	static const uint8_t movabs[9][2] = {
-		{0x48, 0xbf}, {0x48, 0xbe}, {0x48, 0xba},
-		{0x49, 0xba}, {0x49, 0xb8}, {0x49, 0xb9},
-		{0x48, 0xb9}, {0x49, 0xbb}, {0x48, 0xb8},
-	};
-	uint64_t vals[9] = {saved->rdi, saved->rsi, saved->rdx,
-			    saved->r10, saved->r8,  saved->r9,
-			    saved->rcx, saved->r11, saved->rax};
+	static const uint8_t movabs[AGENT_STUB_REGS][2] = AGENT_STUB_MOVABS;
+	uint64_t vals[AGENT_STUB_REGS] = {saved->rdi, saved->rsi, saved->rdx,
+					  saved->r10, saved->r8,  saved->r9,
+					  saved->rcx, saved->r11, saved->rax};
 	uint64_t back = saved->rip;
 	int64_t rax = (int64_t)saved->rax;
 	uint32_t nr32 = (uint32_t)nr;
@@ -669,7 +666,7 @@ static size_t make_stub(uint8_t *s, long nr,
 	s[n++] = 0x0f; /* syscall */
 	s[n++] = 0x05;
 	s[n++] = 0xcc; /* int3: memprof takes the result (AGENT_STUB_TRAP) */
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < AGENT_STUB_REGS; i++)
 		n += put_u64(s + n, movabs[i], vals[i]);
 	s[n++] = 0xff; /* jmp *0(%rip) */
 	s[n++] = 0x25;
