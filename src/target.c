@@ -903,6 +903,9 @@ char *target_attach_obstacle(pid_t pid, int *status)
 	}
 	fclose(f);
 	*status = EXIT_PROGRAM;
+	/* the kernel says EPERM: a process cannot trace itself */
+	if (target_tgid(pid) == getpid())
+		return xstrdup("it is memprof itself");
 	if (state == 'Z' || state == 'X')
 		return xstrdup("it is a zombie (it has exited; its parent has "
 			       "not collected it yet)");
