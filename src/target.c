@@ -832,6 +832,23 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		if (target_wait(-1, &stop) < 0)
 			return -1;
 		a = find_attached(*threads, *n, stop.tid);
+		/* a process forked or vforked meanwhile: nothing of memprof's
+		 * is in it, and it goes its way (a vforked one must, for its
+		 * parent to finish the call) */
+		if (!a && stop.event == TEV_START &&
+		    target_tgid(stop.tid) != pid) {
+			target_detach(stop.tid, 0);
+			continue;
+		}
+		/* inside fork, vfork or clone: the call ends first (a system
+		 * call memprof made through the thread here would take the
+		 * place of its result; in vfork, it waits for a child that
+		 * waits for memprof), then it stops again */
+		if (a && (stop.event == TEV_FORK || stop.event == TEV_CLONE)) {
+			target_resume(stop.tid, 0);
+			target_interrupt(stop.tid);
+			continue;
+		}
 		if (!a) {
 			/* a thread born meanwhile: it comes stopped */
 			*threads = xrealloc(*threads,
