@@ -21,6 +21,9 @@ struct stub {
 	size_t len;
 	size_t covered;	  /* bytes of the original the jump displaces */
 	size_t full_trap; /* offset of the trap taken when the ring is full */
+	/* [taken, published): a record taken and not written yet, which
+	 * holds back every record after it until it is */
+	size_t taken, published;
 	/* the offset of the displaced instructions: before them the
 	 * stub's own code, as long in every stub */
 	size_t head;
