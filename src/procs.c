@@ -379,8 +379,13 @@ void on_exec(struct session *s, pid_t tid)
 	target_close(&p->target);
 	sampler_close(&p->sampler);
 	if (target_open(&p->target, tid) == 0 &&
-	    sampler_open(&p->sampler, tid) == 0)
+	    sampler_open(&p->sampler, tid) == 0) {
+		/* attached, the new program must outlive memprof too: the
+		 * agent went with the old one */
+		if (s->opts->pid && program_fits(p))
+			install_agent(s, p);
 		load_image(s, p, tid, false);
+	}
 	thread_add(s, tid, p);
 	target_resume(tid, 0);
 }
