@@ -333,9 +333,11 @@ void agent_add_site(const struct target *t, uint64_t addr, uint8_t orig)
 void agent_add_jump(const struct target *t, uint64_t addr, const uint8_t *orig,
 		    const uint8_t *jump, size_t len)
 {
+	/* the first byte without AGENT_BYTE: agent_jump_start */
 	for (size_t i = 0; i < len; i++)
 		add_entry(t, addr + i,
-			  ((addr + i) & AGENT_ADDR_MASK) | AGENT_BYTE |
+			  ((addr + i) & AGENT_ADDR_MASK) |
+				  (i ? AGENT_BYTE : 0) |
 				  (uint64_t)jump[i] << AGENT_BYTE_SHIFT |
 				  (uint64_t)orig[i] << 56,
 			  true);

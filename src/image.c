@@ -50,6 +50,7 @@ void image_put(struct image *img)
 	free(img->funcs);
 	free(img->stubs);
 	free(img->stub_heads);
+	free(img->stub_windows);
 	free(img->spec_found);
 	bp_table_free(img->bps);
 	debuginfo_close(img->di);
@@ -619,7 +620,12 @@ static bool place_jump(struct image *img, const struct target *t, pid_t tid,
 	img->stubs = xrealloc(img->stubs, (img->nstubs + 1) * sizeof(uint64_t));
 	img->stub_heads =
 		xrealloc(img->stub_heads, (img->nstubs + 1) * sizeof(size_t));
+	img->stub_windows =
+		xrealloc(img->stub_windows,
+			 (img->nstubs + 1) * sizeof(*img->stub_windows));
 	img->stub_heads[img->nstubs] = st.head;
+	img->stub_windows[img->nstubs][0] = st.taken;
+	img->stub_windows[img->nstubs][1] = st.published;
 	img->stubs[img->nstubs++] = at;
 	memcpy(bp->chained, chained, sizeof(chained));
 	for (size_t i = 0; i < MAX_CHAINED && chained[i]; i++)
@@ -700,6 +706,19 @@ uint64_t image_scratch(struct image *img, const struct target *t, pid_t tid)
 		return 0;
 	x = xol_near(img, t, tid, img->funcs[0].info->entry, sizeof(zeros));
 	return x ? xol_put(x, t, zeros, sizeof(zeros)) : 0;
+}
+
+bool image_stub_holds_record(const struct image *img, uint64_t addr,
+			     uint64_t *end)
+{
+	for (size_t i = 0; i < img->nstubs; i++) {
+		if (addr >= img->stubs[i] + img->stub_windows[i][0] &&
+		    addr < img->stubs[i] + img->stub_windows[i][1]) {
+			*end = img->stubs[i] + img->stub_windows[i][1];
+			return true;
+		}
+	}
+	return false;
 }
 
 uint64_t image_stub_exit(const struct image *img, uint64_t addr)

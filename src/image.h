@@ -57,8 +57,9 @@ struct image {
 	/* --engine jump: the ring the stubs write (at the same address in
 	 * every process that runs the image), and 64 bytes for paths */
 	uint64_t ring_addr, scratch;
-	uint64_t *stubs;    /* where each stub begins */
-	size_t *stub_heads; /* the length of each stub's own code */
+	uint64_t *stubs;	   /* where each stub begins */
+	size_t *stub_heads;	   /* the length of each stub's own code */
+	size_t (*stub_windows)[2]; /* each stub's taken and published */
 	size_t nstubs;
 };
 
@@ -132,6 +133,11 @@ int image_unmap_xols(const struct image *img, const struct target *t,
 /* Where a thread at ADDR in a stub's own code leaves it for the
  * displaced instructions; 0 when ADDR is not in one. */
 uint64_t image_stub_exit(const struct image *img, uint64_t addr);
+
+/* Whether ADDR lies where a stub has taken its record and not written
+ * it yet; if so, *END is where it has (see struct stub). */
+bool image_stub_holds_record(const struct image *img, uint64_t addr,
+			     uint64_t *end);
 
 /* Whether ADDR lies in the out-of-line area. */
 bool image_in_xol(const struct image *img, uint64_t addr);

@@ -118,7 +118,7 @@ static int attach_error(pid_t pid)
 
 /* A process we attach to must outlive memprof: the in-process agent
  * takes over our int3s if memprof dies. Its threads are stopped. */
-static void install_agent(struct session *s, struct process *p)
+void install_agent(struct session *s, struct process *p)
 {
 	const char *why;
 

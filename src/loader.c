@@ -214,10 +214,14 @@ static int search_specs(struct session *s, struct process *p, pid_t tid,
 			return ret;
 	}
 	size_t before = img->stepped_sites;
-	if (!s->opts->step && image_place_copies(img, &p->target, tid) < 0)
+	if (!s->opts->step && image_place_copies(img, &p->target, tid) < 0) {
 		warn_msg("cannot map an out-of-line area (%s); stepping "
 			 "instead",
 			 strerror(errno));
+		/* the stubs would need one too: not a second message
+		 * about the ring, which is no use without them */
+		s->jump = false;
+	}
 	s->stats.stepped_sites += img->stepped_sites - before;
 	return 0;
 }

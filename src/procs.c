@@ -379,8 +379,13 @@ void on_exec(struct session *s, pid_t tid)
 	target_close(&p->target);
 	sampler_close(&p->sampler);
 	if (target_open(&p->target, tid) == 0 &&
-	    sampler_open(&p->sampler, tid) == 0)
+	    sampler_open(&p->sampler, tid) == 0) {
+		/* attached, the new program must outlive memprof too: the
+		 * agent went with the old one */
+		if (s->opts->pid && program_fits(p))
+			install_agent(s, p);
 		load_image(s, p, tid, false);
+	}
 	thread_add(s, tid, p);
 	target_resume(tid, 0);
 }
@@ -410,11 +415,50 @@ static bool runs_handler(pid_t pid, int sig)
 	return caught;
 }
 
+/* Thread TID of P, in a stub that has taken its record and not written
+ * it, is stepped until it has (some twenty instructions, none a system
+ * call; past the full ring's trap, once the ring is drained): a handler
+ * that never returns (siglongjmp, a thread's exit) would leave the record
+ * unwritten for good, and it holds back every record after it: the ring
+ * stayed full and the program made no progress. Signals that come
+ * meanwhile are set aside in *LATER. */
+static void write_record_first(struct session *s, struct process *p, pid_t tid,
+			       int *later)
+{
+	struct user_regs_struct regs;
+	uint64_t end;
+
+	for (int steps = 0; steps < 64; steps++) {
+		struct stop stop;
+
+		if (target_get_regs(tid, &regs) < 0 ||
+		    !image_stub_holds_record(p->image, regs.rip, &end))
+			return;
+		if (target_step(tid) < 0 || target_wait(tid, &stop) < 0)
+			return;
+		if (stop.event == TEV_BREAKPOINT && stop.sig == SIGSEGV &&
+		    target_get_regs(tid, &regs) == 0 &&
+		    image_stub_holds_record(p->image, regs.rip, &end)) {
+			/* the full ring's trap: room, and past it */
+			drain_ring(s, p);
+			target_set_pc(tid, regs.rip + 1);
+		} else if (stop.event == TEV_SIGNAL) {
+			*later = stop.sig;
+		} else if (stop.event == TEV_EXITED ||
+			   stop.event == TEV_KILLED || stop.event == TEV_EXIT) {
+			s->stats.stops++;
+			queue_stop(s, &stop);
+			return;
+		}
+	}
+}
+
 /* A signal is about to be delivered. A thread in the out-of-line area
  * leaves it first: its signal frame would return there, and the area
  * must be free to go when we detach. Not from a stub's own code, which
- * the other threads run meanwhile: the signal comes there, and the areas
- * stay in the process when it is let go. */
+ * the other threads run meanwhile: the signal comes there (once the
+ * stub's record is written), and the areas stay in the process when it
+ * is let go. */
 void on_signal(struct session *s, const struct stop *stop)
 {
 	struct thread *th = thread_find(s, stop->tid);
@@ -426,9 +470,14 @@ void on_signal(struct session *s, const struct stop *stop)
 	    target_get_regs(stop->tid, &regs) == 0 &&
 	    image_in_xol(p->image, regs.rip)) {
 		if (image_stub_exit(p->image, regs.rip)) {
-			if (runs_handler(p->target.pid, stop->sig))
+			if (runs_handler(p->target.pid, stop->sig)) {
 				p->signal_in_stub = true;
+				write_record_first(s, p, stop->tid, &later);
+			}
 			target_resume(stop->tid, stop->sig);
+			if (later)
+				syscall(SYS_tgkill, p->target.pid, stop->tid,
+					later);
 			return;
 		}
 		leave_xol(s, p, stop->tid, &later, false);

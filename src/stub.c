@@ -139,7 +139,7 @@ static void take_record(struct writer *w, struct stub *st)
 
 	PUT(w, 0xb8, 1, 0, 0, 0);	      /* mov $1,%eax */
 	PUT(w, 0xf0, 0x48, 0x0f, 0xc1, 0x03); /* lock xadd %rax,(%rbx) */
-	wait = w->len;
+	wait = st->taken = w->len;
 	PUT(w, 0x48, 0x89, 0xc2);	/* mov %rax,%rdx */
 	PUT(w, 0x48, 0x2b, 0x53, 0x08); /* sub 8(%rbx),%rdx: - tail */
 	PUT(w, 0x48, 0x81, 0xfa);	/* cmp $cap,%rdx */
@@ -205,9 +205,10 @@ int stub_build(struct stub *st, uint64_t at, uint64_t ring, uint64_t site,
 	PUT(&w, 0x48, 0x8d, 0x84, 0x24); /* lea the site's rsp,%rax */
 	put32(&w, RED_ZONE + SAVED + SCRATCH);
 	PUT(&w, 0x48, 0x89, 0x46, offsetof(struct ring_record, sp));
-	PUT(&w, 0x48, 0x89, 0x0e);	       /* mov %rcx,(%rsi): published */
-	PUT(&w, 0x48, 0x83, 0xc4, SCRATCH);    /* add $SCRATCH,%rsp */
-	PUT(&w, 0x5b, 0x41, 0x5b, 0x41, 0x5a); /* rbx, r11, r10 */
+	PUT(&w, 0x48, 0x89, 0x0e); /* mov %rcx,(%rsi): published */
+	st->published = w.len;
+	PUT(&w, 0x48, 0x83, 0xc4, SCRATCH);	     /* add $SCRATCH,%rsp */
+	PUT(&w, 0x5b, 0x41, 0x5b, 0x41, 0x5a);	     /* rbx, r11, r10 */
 	PUT(&w, 0x5f, 0x5e, 0x5a, 0x59, 0x58, 0x9d); /* rdi..rax; popf */
 	PUT(&w, 0x48, 0x8d, 0xa4, 0x24);	     /* lea 128(%rsp),%rsp */
 	put32(&w, RED_ZONE);
@@ -265,6 +266,7 @@ static int put_alloc_record(struct writer *w, struct stub *st, uint64_t at,
 		    (uint8_t)(offsetof(struct ring_record, regs) + 8 * i));
 	}
 	PUT(w, 0x48, 0x89, 0x0e); /* mov %rcx,(%rsi): published */
+	st->published = w->len;
 	PUT(w, 0x5b, 0x41, 0x5b, 0x5f, 0x5e, 0x5a, 0x59); /* rbx..rcx */
 	return 0;
 }

@@ -23,6 +23,9 @@ struct stub {
 	/* offset of the stub's trap: taken when the ring is full, or by an
 	 * allocator's trap stub (stub_alloc.trap) when armed */
 	size_t full_trap;
+	/* [taken, published): a record taken and not written yet, which
+	 * holds back every record after it until it is (0, 0: none) */
+	size_t taken, published;
 	/* the offset of the displaced instructions: before them the
 	 * stub's own code, as long in every stub */
 	size_t head;

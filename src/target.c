@@ -25,6 +25,7 @@
 #define TRAP_TRACE 2
 #endif
 
+#include "agent/layout.h"
 #include "target.h"
 #include "util.h"
 
@@ -642,14 +643,10 @@ static size_t put_u64(uint8_t *p, const uint8_t op[2], uint64_t v)
 static size_t make_stub(uint8_t *s, long nr,
 			const struct user_regs_struct *saved)
 {
-	static const uint8_t movabs[9][2] = {
-		{0x48, 0xbf}, {0x48, 0xbe}, {0x48, 0xba},
-		{0x49, 0xba}, {0x49, 0xb8}, {0x49, 0xb9},
-		{0x48, 0xb9}, {0x49, 0xbb}, {0x48, 0xb8},
-	};
-	uint64_t vals[9] = {saved->rdi, saved->rsi, saved->rdx,
-			    saved->r10, saved->r8,  saved->r9,
-			    saved->rcx, saved->r11, saved->rax};
+	static const uint8_t movabs[AGENT_STUB_REGS][2] = AGENT_STUB_MOVABS;
+	uint64_t vals[AGENT_STUB_REGS] = {saved->rdi, saved->rsi, saved->rdx,
+					  saved->r10, saved->r8,  saved->r9,
+					  saved->rcx, saved->r11, saved->rax};
 	uint64_t back = saved->rip;
 	int64_t rax = (int64_t)saved->rax;
 	uint32_t nr32 = (uint32_t)nr;
@@ -669,7 +666,7 @@ static size_t make_stub(uint8_t *s, long nr,
 	s[n++] = 0x0f; /* syscall */
 	s[n++] = 0x05;
 	s[n++] = 0xcc; /* int3: memprof takes the result (AGENT_STUB_TRAP) */
-	for (int i = 0; i < 9; i++)
+	for (int i = 0; i < AGENT_STUB_REGS; i++)
 		n += put_u64(s + n, movabs[i], vals[i]);
 	s[n++] = 0xff; /* jmp *0(%rip) */
 	s[n++] = 0x25;
@@ -809,24 +806,6 @@ static struct attached *find_attached(struct attached *threads, size_t n,
 	return NULL;
 }
 
-/* The thread group TID belongs to; 0 when it is gone. */
-static pid_t tgid_of(pid_t tid)
-{
-	char path[64], line[128];
-	pid_t tgid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	}
-	if (f)
-		fclose(f);
-	return tgid;
-}
-
 /* Children forked while we attach: nothing of ours is in them yet, and
  * they are let go at their first stop. */
 struct forked {
@@ -877,7 +856,7 @@ int target_attach(struct target *t, pid_t pid, struct attached **threads,
 		if (target_wait(-1, &stop) < 0)
 			break;
 		a = find_attached(*threads, *n, stop.tid);
-		if (!a && tgid_of(stop.tid) != pid) {
+		if (!a && target_tgid(stop.tid) != pid) {
 			/* a process forked meanwhile: nothing of ours in it */
 			if (stop.event != TEV_EXITED &&
 			    stop.event != TEV_KILLED)
@@ -976,6 +955,9 @@ char *target_attach_obstacle(pid_t pid, int *status)
 	}
 	fclose(f);
 	*status = EXIT_PROGRAM;
+	/* the kernel says EPERM: a process cannot trace itself */
+	if (target_tgid(pid) == getpid())
+		return xstrdup("it is memprof itself");
 	if (state == 'Z' || state == 'X')
 		return xstrdup("it is a zombie (it has exited; its parent has "
 			       "not collected it yet)");

@@ -41,6 +41,8 @@ void on_exited(struct session *s, const struct stop *stop);
 /* loader.c: images and the functions in them */
 int load_image(struct session *s, struct process *p, pid_t tid, bool required);
 bool program_fits(const struct process *p);
+/* launch.c: the agent into P, attached to (its threads stopped) */
+void install_agent(struct session *s, struct process *p);
 void on_loader(struct session *s, struct thread *th);
 
 /* heapwatch.c: --heap */

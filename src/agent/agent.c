@@ -30,6 +30,7 @@
 #define TRAP_TRACE 2
 #define REG_EFL 17
 #define EFLAGS_TF 0x100
+#define O_RDONLY 0
 #define O_RDWR 02
 #define O_CLOEXEC 02000000
 #define REG_RIP 16
@@ -97,16 +98,35 @@ static int read_byte(int fd, uint64_t addr, uint8_t *byte)
 	return sys4(SYS_pread64, fd, (long)byte, 1, (long)addr) == 1;
 }
 
+static void write_byte(int fd, uint64_t addr, uint8_t byte)
+{
+	sys4(SYS_pwrite64, fd, (long)&byte, 1, (long)addr);
+}
+
 /* Every original byte back, where our breakpoint still is (a library
- * unloaded since may have left an address with other code). */
+ * unloaded since may have left an address with other code). Other
+ * threads run meanwhile: a jump's first byte becomes a breakpoint before
+ * the rest of the jump goes back, and goes back last (a thread that
+ * meets the breakpoint comes here and runs the code once it is whole). */
 static void restore_all(const struct agent_table *t, int fd)
 {
-	for (uint64_t i = 0, n = nsites(t); i < n; i++) {
-		uint64_t e = t->sites[i], addr = e & AGENT_ADDR_MASK;
-		uint8_t orig = (uint8_t)(e >> 56), now;
+	uint64_t n = nsites(t);
 
-		if (read_byte(fd, addr, &now) && agent_restores(e, now))
-			sys4(SYS_pwrite64, fd, (long)&orig, 1, (long)addr);
+	for (int pass = 0; pass < 3; pass++) {
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t e = t->sites[i], addr = e & AGENT_ADDR_MASK;
+			uint8_t now, ours = (uint8_t)(e >> AGENT_BYTE_SHIFT);
+			int start = agent_jump_start(e);
+
+			if ((pass == 1) == start || !read_byte(fd, addr, &now))
+				continue;
+			if (pass == 0) {
+				if (now == ours)
+					write_byte(fd, addr, BP_INSN);
+			} else if (agent_restores(e, now)) {
+				write_byte(fd, addr, (uint8_t)(e >> 56));
+			}
+		}
 	}
 }
 
@@ -127,6 +147,36 @@ static void act_as_default(int sig, const struct siginfo_head *si)
 		     sys4(SYS_gettid, 0, 0, 0, 0), sig, 0);
 }
 
+/* Whether the int3 before PC ends one of memprof's stubs for a system
+ * call (AGENT_STUB_MOVABS), wherever it is. */
+static int ends_stub(uint64_t pc)
+{
+	static const uint8_t movabs[AGENT_STUB_REGS][2] = AGENT_STUB_MOVABS;
+	static const uint8_t jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
+	uint8_t code[AGENT_STUB_TRAP + AGENT_STUB_TAIL];
+	const uint8_t *at = code + AGENT_STUB_TRAP + 1;
+	int fd = (int)sys4(SYS_open, (long)"/proc/self/mem",
+			   O_RDONLY | O_CLOEXEC, 0, 0);
+	long got = fd < 0 ? -1
+			  : sys4(SYS_pread64, fd, (long)code, sizeof(code),
+				 (long)(pc - AGENT_STUB_TRAP - 1));
+
+	if (fd >= 0)
+		sys4(SYS_close, fd, 0, 0, 0);
+	if (got != (long)sizeof(code) || code[0] != 0xb8 || code[5] != 0x0f ||
+	    code[6] != 0x05 || code[AGENT_STUB_TRAP] != 0xcc)
+		return 0;
+	for (int i = 0; i < AGENT_STUB_REGS; i++, at += 10) {
+		if (at[0] != movabs[i][0] || at[1] != movabs[i][1])
+			return 0;
+	}
+	for (int i = 0; i < 6; i++) {
+		if (at[i] != jmp[i])
+			return 0;
+	}
+	return 1;
+}
+
 void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc);
 
 void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc)
@@ -136,9 +186,11 @@ void agent_handler(int sig, struct siginfo_head *si, struct ucontext_head *uc)
 	int fd;
 
 	/* the trap that ends a system call memprof made this thread run:
-	 * memprof is gone, and the code after it puts the registers back */
+	 * memprof is gone, and the code after it puts the registers back
+	 * (the stub may be out of the agent: see AGENT_STUB_MOVABS) */
 	if (sig == SIGTRAP && si->code == SI_KERNEL &&
-	    pc == (uint64_t)agent_base + AGENT_STUB + AGENT_STUB_TRAP + 1)
+	    (pc == (uint64_t)agent_base + AGENT_STUB + AGENT_STUB_TRAP + 1 ||
+	     ends_stub(pc)))
 		return;
 	/* a single step memprof began (the trap flag outlives it) */
 	if (sig == SIGTRAP && si->code == TRAP_TRACE) {

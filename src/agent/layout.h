@@ -22,6 +22,21 @@
 #define AGENT_STUB (AGENT_TABLE - 0x100u)
 /* the offset of the stub's int3, after mov $NR,%eax; syscall */
 #define AGENT_STUB_TRAP 7
+/* After the int3, run only if memprof died meanwhile: the registers put
+ * back, one movabs each (these opcodes, each with 8 bytes of value),
+ * then jmp *0(%rip) to where the thread was. Before the agent exists
+ * the stub runs from the padding of a mapping of the program's; the
+ * agent knows one there by these bytes (a killed memprof's agent, for
+ * the next memprof's first system calls). */
+#define AGENT_STUB_REGS 9
+#define AGENT_STUB_MOVABS                                                      \
+	{                                                                      \
+		{0x48, 0xbf}, {0x48, 0xbe}, {0x48, 0xba}, {0x49, 0xba},        \
+			{0x49, 0xb8}, {0x49, 0xb9}, {0x48, 0xb9},              \
+			{0x49, 0xbb}, {0x48, 0xb8},                            \
+	}
+/* from the int3 to the end of the jmp's address */
+#define AGENT_STUB_TAIL (1 + AGENT_STUB_REGS * 10 + 6 + 8)
 #define AGENT_SIZE (AGENT_TABLE + (1u << 20))
 #define AGENT_MAX_AREAS 20
 
@@ -37,7 +52,9 @@ struct agent_table {
 	 * below 2^47); written before the breakpoint is. With AGENT_BYTE,
 	 * a byte memprof wrote that is not BP_INSN (a byte of a jump to a
 	 * stub) is at bits 47 to 54; with the original byte BP_INSN too, it
-	 * is a stub's trap for a full ring (see AGENT_RING_TRAP) */
+	 * is a stub's trap for a full ring (see AGENT_RING_TRAP). Without
+	 * AGENT_BYTE, a byte there is a jump's first (its opcode): see
+	 * agent_jump_start */
 	uint64_t sites[];
 };
 
@@ -54,6 +71,15 @@ struct agent_table {
 /* the ring's tail: 8 bytes into it (struct ring_header) */
 #define AGENT_RING_TAIL 8
 
+/* Whether entry E is the first byte of a jump. The agent puts the rest
+ * of a jump back while other threads run: that byte becomes a breakpoint
+ * first and goes back last, so that no thread runs the original first
+ * byte followed by what is left of the jump's offset. */
+static inline int agent_jump_start(uint64_t e)
+{
+	return !(e & AGENT_BYTE) && (uint8_t)(e >> AGENT_BYTE_SHIFT) != 0;
+}
+
 /* Whether the byte of entry E, NOW in memory, is still memprof's and
  * goes back: a breakpoint, or the byte of a jump memprof wrote (a
  * library unloaded since may have left other code at the address). */
@@ -63,7 +89,8 @@ static inline int agent_restores(uint64_t e, uint8_t now)
 	uint8_t ours = (uint8_t)(e >> AGENT_BYTE_SHIFT);
 
 	return now != orig &&
-	       (now == BP_INSN || ((e & AGENT_BYTE) && now == ours));
+	       (now == BP_INSN ||
+		(((e & AGENT_BYTE) || agent_jump_start(e)) && now == ours));
 }
 
 #define AGENT_MAX_SITES                                                        \
