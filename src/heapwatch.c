@@ -184,6 +184,32 @@ bool frees(int kind)
 	       kind == ALLOC_REALLOCARRAY;
 }
 
+/* PTR came back from an allocator call of TH while another thread's
+ * realloc of the block at PTR has not returned: it freed that block
+ * inside, before its return is seen. Its free is that call's, on its
+ * line, now, rather than the new block's (and the realloc's return
+ * must not free the new one). */
+static void realloc_freed_before(struct session *s, const struct thread *th,
+				 uint64_t ptr)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		struct thread *other = &s->threads[i];
+
+		if (other == th || other->proc != th->proc || !other->depth)
+			continue;
+		for (size_t j = 0; j < other->nallocs; j++) {
+			struct alloc_call *c = &other->allocs[j];
+
+			if ((c->kind == ALLOC_REALLOC ||
+			     c->kind == ALLOC_REALLOCARRAY) &&
+			    c->old == ptr) {
+				account_heap_free(s->acct, other->tid, ptr);
+				c->old = 0;
+			}
+		}
+	}
+}
+
 /* The allocator call C returned RESULT. */
 void alloc_returned(struct session *s, struct thread *th,
 		    const struct alloc_call *c, uint64_t result)
@@ -215,8 +241,10 @@ void alloc_returned(struct session *s, struct thread *th,
 	default:
 		break;
 	}
-	if (ptr)
-		account_heap_alloc(s->acct, th->tid, ptr, c->size);
+	if (!ptr)
+		return;
+	realloc_freed_before(s, th, ptr);
+	account_heap_alloc(s->acct, th->tid, ptr, c->size);
 }
 
 /* --heap: the allocator's breakpoints are in place only while a profiled
