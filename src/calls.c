@@ -244,6 +244,14 @@ bool await_return(struct session *s, struct thread *th, uint64_t addr)
 		bp = bp_get(img->bps, &p->target, addr, NULL);
 		if (!bp)
 			return false;
+	} else if (bp->jump_len) {
+		/* a line site's jump: its stub records no rax, the return
+		 * must stop. Its first byte is a breakpoint until no call
+		 * waits there (on_breakpoint puts the jump back) */
+		static const uint8_t insn = BP_INSN;
+
+		if (target_write(&p->target, addr, &insn, 1) < 0)
+			return false;
 	} else if (bp->roles == BP_CALLER &&
 		   bp_set_armed(bp, &p->target, true) < 0) {
 		return false;

@@ -160,6 +160,27 @@ void on_breakpoint(struct session *s, const struct stop *stop)
 		return;
 	}
 
+	if (bp->jump_len && (bp->roles & BP_CALLER)) {
+		/* a line site's jump made a breakpoint for a return to it:
+		 * the return is taken, and the thread runs the jump's stub,
+		 * which records the line as ever */
+		static const uint8_t jmp = 0xe9;
+		int32_t rel;
+
+		/* a vfork child's memory is its parent's, whose threads
+		 * may still wait there */
+		if (!th->proc->borrowed) {
+			on_return_site(s, th, bp, &regs);
+			if (!return_awaited(s, th->proc, bp->addr))
+				target_write(&th->proc->target, bp->addr, &jmp,
+					     1);
+		}
+		if (target_read(&th->proc->target, bp->addr + 1, &rel,
+				sizeof(rel)) == 0 &&
+		    target_set_pc(tid, bp->addr + STUB_JUMP_LEN + rel) == 0)
+			target_resume(tid, 0);
+		return;
+	}
 	if (th->proc->borrowed) {
 		/* only passed, never counted */
 		if (bp->roles & BP_RETURN)
