@@ -141,6 +141,22 @@ void on_breakpoint(struct session *s, const struct stop *stop)
 		return;
 	}
 	if (bp->roles & BP_RING_FULL) {
+		struct ring_header *hdr = th->proc->ring.hdr;
+		struct stop more;
+
+		/* still no room for its record (in rax): a record before it
+		 * is held unwritten, maybe by a thread stopped at this trap
+		 * whose stop is not taken yet. The kernel gives the first
+		 * threads' stops first, and they come back at once: the
+		 * stops that came are queued, and this one after them */
+		if (hdr && regs.rax - hdr->tail >= RING_RECORDS) {
+			while (target_poll(&more) == 0) {
+				s->stats.stops++;
+				queue_stop(s, &more);
+			}
+			queue_stop(s, stop);
+			return;
+		}
 		/* drained already, before this stop: the stub tries again */
 		if (target_set_pc(tid, bp->addr + 1) == 0)
 			target_resume(tid, 0);

@@ -372,6 +372,18 @@ int target_wait_once(pid_t tid, struct stop *stop)
 	return 0;
 }
 
+int target_poll(struct stop *stop)
+{
+	int status;
+	pid_t got = waitpid(-1, &status, __WALL | WNOHANG);
+
+	if (got <= 0)
+		return -1;
+	stop->tid = got;
+	classify(status, stop);
+	return 0;
+}
+
 int target_resume(pid_t tid, int sig)
 {
 	return (int)ptrace(PTRACE_CONT, tid, 0L, (long)sig);

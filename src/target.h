@@ -93,6 +93,8 @@ int target_wait(pid_t tid, struct stop *stop);
 
 /* The same, but a signal that interrupts the wait ends it (EINTR). */
 int target_wait_once(pid_t tid, struct stop *stop);
+/* A stop that has come already, without waiting: -1 when none has. */
+int target_poll(struct stop *stop);
 /* A stop that a wait of target's own on one thread (an injected call)
  * met and left: the thread ended. 0 with one, -1 when there is none. */
 int target_kept(struct stop *stop);
