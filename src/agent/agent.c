@@ -41,20 +41,6 @@
  * is reached relative to the instruction pointer, not through a GOT. */
 extern const char agent_base[] __attribute__((visibility("hidden")));
 
-/* The beginnings of the kernel's siginfo and ucontext (x86-64). */
-struct siginfo_head {
-	int signo, err, code;
-};
-
-struct ucontext_head {
-	unsigned long flags;
-	void *link;
-	void *ss_sp;
-	int ss_flags, pad;
-	unsigned long ss_size;
-	uint64_t gregs[23];
-};
-
 struct ksigaction {
 	unsigned long handler, flags, restorer, mask;
 };

@@ -58,6 +58,21 @@ struct agent_table {
 	uint64_t sites[];
 };
 
+/* The beginnings of the kernel's siginfo and ucontext (x86-64), as the
+ * agent's handler is given them. */
+struct siginfo_head {
+	int signo, err, code;
+};
+
+struct ucontext_head {
+	unsigned long flags;
+	void *link;
+	void *ss_sp;
+	int ss_flags, pad;
+	unsigned long ss_size;
+	uint64_t gregs[23];
+};
+
 #define AGENT_BYTE (UINT64_C(1) << 55)
 #define AGENT_BYTE_SHIFT 47
 /* A stub's trap is a breakpoint the agent steps over after it makes

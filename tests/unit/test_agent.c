@@ -180,17 +180,8 @@ static void jumps_go_back_whole(void)
 	CHECK_INT(pthread_create(&watcher, NULL, watch, NULL), 0);
 	for (int round = 0; round < 20; round++) {
 		/* a thread faults on a breakpoint: the first jump's */
-		struct siginfo_head {
-			int signo, err, code;
-		} si = {SIGSEGV, 0, SI_KERNEL};
-		struct ucontext_head {
-			unsigned long flags;
-			void *link;
-			void *ss_sp;
-			int ss_flags, pad;
-			unsigned long ss_size;
-			uint64_t gregs[23];
-		} uc = {0};
+		struct siginfo_head si = {SIGSEGV, 0, SI_KERNEL};
+		struct ucontext_head uc = {0};
 
 		pausing = 1;
 		while (!paused)
